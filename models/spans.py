@@ -1,0 +1,36 @@
+"""What the student returns for one note: the contract between Triton and the stream."""
+
+from pydantic import BaseModel, Field, model_validator
+
+from models.labels import EntityType
+
+
+class Entity(BaseModel):
+    """A mention at character offsets [start, end) of the original note."""
+
+    type: EntityType
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    text: str
+    confidence: float = Field(ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Entity":
+        if self.end <= self.start:
+            raise ValueError("end must be greater than start")
+        return self
+
+
+class AdePair(BaseModel):
+    """A drug linked to an adverse effect it is said to have caused."""
+
+    drug: Entity
+    effect: Entity
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class Annotations(BaseModel):
+    """Entities and ADE pairs of one note, from the student, a teacher or gold."""
+
+    entities: list[Entity]
+    ade_pairs: list[AdePair]

@@ -1,0 +1,1 @@
+"""The streaming side: Faust app, message schemas, Triton client, metrics, runtime and CLI."""

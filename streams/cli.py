@@ -1,0 +1,73 @@
+"""The `clinstream` command."""
+
+import logging
+import signal
+from types import FrameType
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Streaming clinical fact extraction with a distilled student.")
+console = Console()
+
+
+@app.command()
+def demo() -> None:
+    """Distil a student if none exists, start everything, stream demo notes, print results."""
+    from streams.demo import run_demo
+
+    _configure_logging()
+    if not run_demo(console):
+        console.print("[red]some notes produced neither an Extraction nor a dead letter[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def up() -> None:
+    """Start the broker, tritonserver and the Faust worker; stop them on Ctrl-C or SIGTERM."""
+    from streams.runtime import EmbeddedRuntime
+
+    _configure_logging()
+    runtime = EmbeddedRuntime()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        runtime.start()
+        console.print(
+            f"clinstream is up: broker {runtime.kafka.bootstrap}, Triton "
+            f"{runtime.triton.grpc_url}, worker metrics on :{runtime.worker.metrics_port}. "
+            f"Logs in {runtime.runtime.log_dir}. Ctrl-C to stop."
+        )
+        signal.pause()
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        runtime.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run the Faust extraction worker in the foreground (what `up` starts)."""
+    from streams.app import run_worker
+
+    run_worker()
+
+
+@app.command()
+def schemas() -> None:
+    """Regenerate the JSON Schemas of the messages under streams/jsonschema/."""
+    from streams.schemas import write_json_schemas
+
+    for path in write_json_schemas():
+        console.print(f"wrote {path}")
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,167 @@
+"""`clinstream demo`: distil a student if none is served, bring the runtime up, stream notes.
+
+Everything is real: the Tansu broker, tritonserver, the Faust worker. The notes are synthetic
+(trainer/demo_corpus.py); two malformed messages show the dead-letter path.
+"""
+
+import asyncio
+import json
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from rich.console import Console
+from rich.table import Table
+
+from streams.runtime import EmbeddedRuntime
+from streams.schemas import AdverseDrugEvent, ClinicalNote, DeadLetter, Extraction
+from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings
+from trainer.demo_corpus import demo_notes, long_demo_note
+from trainer.settings import TrainingSettings
+from trainer.versions import publish_version, versions
+
+_TRAIN_SEED = 7
+_STREAM_SEED = 2026
+_STREAM_NOTES = 24
+_MALFORMED = (b'{"note_id": "broken-1", "text": ', b'{"note_id": "empty-1", "text": "   "}')
+
+
+def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSettings) -> int:
+    """The newest served version; distils and publishes version 1 from the lexicon teacher
+    when the repository has none."""
+    existing = versions(triton.model_repository)
+    if existing:
+        return existing[-1]
+    from trainer.distill import distill
+    from trainer.teachers.lexicon import LexiconTeacher
+
+    training = TrainingSettings()
+    console.print(
+        f"[bold]No student in {triton.model_repository}[/]: the lexicon teacher labels "
+        f"{training.demo_train_notes} synthetic notes and a student is distilled from them."
+    )
+    notes = demo_notes(training.demo_train_notes, seed=_TRAIN_SEED, prefix="train")
+    with console.status("lexicon teacher labelling"):
+        teacher = LexiconTeacher()
+        labels = [teacher.label(note.text) for note in notes]
+    run_dir = runtime.data_dir / "runs" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    started = time.perf_counter()
+    distill([note.text for note in notes], labels, run_dir, teacher=teacher.name)
+    version = publish_version(run_dir, triton.model_repository)
+    console.print(
+        f"Distilled in {time.perf_counter() - started:.0f}s; published as "
+        f"{triton.model_name} version {version}."
+    )
+    return version
+
+
+async def _stream(kafka: KafkaSettings, notes: list[ClinicalNote], timeout_s: float):
+    """Publish notes and malformed messages; collect every output they cause."""
+    consumer = AIOKafkaConsumer(
+        kafka.entities_topic,
+        kafka.ade_topic,
+        kafka.dead_letter_topic,
+        bootstrap_servers=kafka.bootstrap,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await consumer.start()
+    await producer.start()
+    extractions: dict[str, Extraction] = {}
+    ades: list[AdverseDrugEvent] = []
+    letters: list[DeadLetter] = []
+    try:
+        started = time.perf_counter()
+        for note in notes:
+            await producer.send(
+                kafka.notes_topic, note.model_dump_json().encode(), key=note.note_id.encode()
+            )
+        for payload in _MALFORMED:
+            await producer.send(kafka.notes_topic, payload)
+        await producer.flush()
+        deadline = time.monotonic() + timeout_s
+        while (len(extractions) < len(notes) or len(letters) < len(_MALFORMED)) and (
+            time.monotonic() < deadline
+        ):
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    if record.topic == kafka.entities_topic:
+                        extraction = Extraction.model_validate_json(record.value)
+                        extractions[extraction.note_id] = extraction
+                    elif record.topic == kafka.ade_topic:
+                        ades.append(AdverseDrugEvent.model_validate_json(record.value))
+                    else:
+                        letters.append(DeadLetter.model_validate_json(record.value))
+        elapsed = time.perf_counter() - started
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return extractions, ades, letters, elapsed
+
+
+def _print_note(console: Console, note: ClinicalNote, extraction: Extraction) -> None:
+    table = Table(
+        title=f"{note.note_id} ({note.note_type}, {len(note.text)} chars, "
+        f"model v{extraction.model_version})",
+        title_justify="left",
+    )
+    for column in ("type", "start", "end", "text", "conf."):
+        table.add_column(column)
+    for entity in extraction.entities:
+        table.add_row(
+            entity.type.value, str(entity.start), str(entity.end), entity.text,
+            f"{entity.confidence:.2f}",
+        )  # fmt: skip
+    console.print(table)
+    for pair in extraction.ade_pairs:
+        console.print(
+            f"  [bold red]ADE[/] {pair.drug.text} -> {pair.effect.text} "
+            f"(confidence {pair.confidence:.2f})"
+        )
+
+
+def run_demo(console: Console, timeout_s: float = 180.0) -> bool:
+    """Returns True when every note came out as an Extraction or a dead letter."""
+    kafka, triton, runtime = KafkaSettings(), TritonSettings(), RuntimeSettings()
+    ensure_student(console, triton, runtime)
+    notes = [
+        ClinicalNote(note_id=n.note_id, text=n.text, note_type=n.note_type, source="demo")
+        for n in [*demo_notes(_STREAM_NOTES, seed=_STREAM_SEED), long_demo_note(_STREAM_SEED)]
+    ]
+    with console.status("starting broker, tritonserver and worker"), EmbeddedRuntime(
+        kafka, triton, runtime=runtime
+    ) as embedded:
+        console.print(
+            f"Runtime up: broker {kafka.bootstrap}, Triton {triton.grpc_url} (gRPC), "
+            f"worker metrics :{embedded.worker.metrics_port}/metrics; logs in {runtime.log_dir}"
+        )
+        extractions, ades, letters, elapsed = asyncio.run(_stream(kafka, notes, timeout_s))
+
+    for note in notes:
+        if note.note_id in extractions:
+            _print_note(console, note, extractions[note.note_id])
+    for letter in letters:
+        console.print(
+            f"[yellow]dead letter[/] {letter.reason.value}: {letter.error} "
+            f"({letter.source_topic}[{letter.source_partition}]@{letter.source_offset})"
+        )
+
+    by_type = Counter(e.type.value for x in extractions.values() for e in x.entities)
+    latencies = [x.timings.end_to_end_ms for x in extractions.values()]
+    console.rule("summary")
+    console.print(
+        f"notes in: {len(notes) + len(_MALFORMED)}  extractions out: {len(extractions)}  "
+        f"dead letters: {len(letters)}  ADE events: {len(ades)}"
+    )
+    console.print("entities by type: " + json.dumps(dict(sorted(by_type.items()))))
+    if latencies:
+        console.print(
+            f"throughput: {len(extractions) / elapsed:.1f} notes/s  "
+            f"end-to-end latency p50 {np.percentile(latencies, 50):.0f} ms, "
+            f"p99 {np.percentile(latencies, 99):.0f} ms"
+        )
+    return len(extractions) == len(notes) and len(letters) == len(_MALFORMED)
+

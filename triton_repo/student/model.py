@@ -1,0 +1,45 @@
+"""Triton python-backend entry point for the student; all logic lives in models.onnx_student."""
+
+import os
+import sys
+from pathlib import Path
+
+# The backend stub embeds Python without reading PYTHONPATH; the runtime sets it to the
+# project root and the environment's site-packages, so apply it before importing them.
+sys.path[:0] = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+
+import numpy as np  # noqa: E402
+import triton_python_backend_utils as pb_utils  # noqa: E402
+
+from models.onnx_student import OnnxStudent  # noqa: E402
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict[str, str]) -> None:
+        version_dir = Path(args["model_repository"]) / args["model_version"]
+        self.student = OnnxStudent(version_dir)
+
+    def execute(self, requests: list) -> list:
+        # All requests of a dynamic batch go through the network together.
+        texts_per_request = [
+            [
+                value.decode("utf-8")
+                for value in pb_utils.get_input_tensor_by_name(request, "TEXT")
+                .as_numpy()
+                .reshape(-1)
+            ]
+            for request in requests
+        ]
+        outputs = self.student.extract([text for texts in texts_per_request for text in texts])
+        responses, start = [], 0
+        for texts in texts_per_request:
+            chunk = outputs[start : start + len(texts)]
+            start += len(texts)
+            encoded = np.array(
+                [[annotations.model_dump_json().encode("utf-8")] for annotations in chunk],
+                dtype=np.object_,
+            )
+            responses.append(
+                pb_utils.InferenceResponse([pb_utils.Tensor("ANNOTATIONS", encoded)])
+            )
+        return responses
