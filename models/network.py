@@ -10,6 +10,7 @@ def build_student(backbone: str) -> PreTrainedModel:
     """A fresh classification head on the pretrained encoder, with the label list attached."""
     # Its load report lists the new head and unused pooler as missing/unexpected: expected here.
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
     return AutoModelForTokenClassification.from_pretrained(
         backbone,
         num_labels=len(LABELS),

@@ -61,7 +61,9 @@ def word_spans(windows: Windows, note: int) -> dict[int, tuple[int, int]]:
             if word is None:
                 continue
             known = spans.get(word)
-            spans[word] = (start, end) if known is None else (min(known[0], start), max(known[1], end))
+            spans[word] = (
+                (start, end) if known is None else (min(known[0], start), max(known[1], end))
+            )
     return spans
 
 

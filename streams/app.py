@@ -1,8 +1,8 @@
 """The Faust app: the topics clinstream reads and writes, and the flows between them.
 
-    clinical.notes --extract_notes--> Triton student --> clinical.entities  (one per note)
-                                                     \-> clinical.ade       (one per pair)
-                   (unparseable or failed)           --> clinical.notes.dlq
+clinical.notes --extract_notes--> Triton student --> clinical.entities  (one per note)
+                                                 \-> clinical.ade       (one per pair)
+               (unparseable or failed)           --> clinical.notes.dlq
 """
 
 import faust

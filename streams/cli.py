@@ -3,6 +3,7 @@
 import logging
 import signal
 from types import FrameType
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,12 +24,17 @@ def demo() -> None:
 
 
 @app.command()
-def up() -> None:
+def up(
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Start only these of: broker, triton, worker (repeatable)."),
+    ] = None,
+) -> None:
     """Start the broker, tritonserver and the Faust worker; stop them on Ctrl-C or SIGTERM."""
-    from streams.runtime import EmbeddedRuntime
+    from streams.runtime import SERVICES, EmbeddedRuntime
 
     _configure_logging()
-    runtime = EmbeddedRuntime()
+    runtime = EmbeddedRuntime(only=tuple(only) if only else SERVICES)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -37,9 +43,9 @@ def up() -> None:
     try:
         runtime.start()
         console.print(
-            f"clinstream is up: broker {runtime.kafka.bootstrap}, Triton "
-            f"{runtime.triton.grpc_url}, worker metrics on :{runtime.worker.metrics_port}. "
-            f"Logs in {runtime.runtime.log_dir}. Ctrl-C to stop."
+            f"clinstream is up ({', '.join(runtime.only)}): broker {runtime.kafka.bootstrap}, "
+            f"Triton {runtime.triton.grpc_url}, worker metrics on "
+            f":{runtime.worker.metrics_port}. Logs in {runtime.runtime.log_dir}. Ctrl-C to stop."
         )
         signal.pause()
     except KeyboardInterrupt:

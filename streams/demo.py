@@ -131,9 +131,10 @@ def run_demo(console: Console, timeout_s: float = 180.0) -> bool:
         ClinicalNote(note_id=n.note_id, text=n.text, note_type=n.note_type, source="demo")
         for n in [*demo_notes(_STREAM_NOTES, seed=_STREAM_SEED), long_demo_note(_STREAM_SEED)]
     ]
-    with console.status("starting broker, tritonserver and worker"), EmbeddedRuntime(
-        kafka, triton, runtime=runtime
-    ) as embedded:
+    with (
+        console.status("starting broker, tritonserver and worker"),
+        EmbeddedRuntime(kafka, triton, runtime=runtime) as embedded,
+    ):
         console.print(
             f"Runtime up: broker {kafka.bootstrap}, Triton {triton.grpc_url} (gRPC), "
             f"worker metrics :{embedded.worker.metrics_port}/metrics; logs in {runtime.log_dir}"
@@ -164,4 +165,3 @@ def run_demo(console: Console, timeout_s: float = 180.0) -> bool:
             f"p99 {np.percentile(latencies, 99):.0f} ms"
         )
     return len(extractions) == len(notes) and len(letters) == len(_MALFORMED)
-

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from faust.types import EventT, TopicT
+from tritonclient.utils import InferenceServerException
 
 from streams import metrics
 from streams.schemas import (
@@ -26,7 +27,6 @@ from streams.schemas import (
     parse_note,
 )
 from streams.triton_client import TritonStudent
-from tritonclient.utils import InferenceServerException
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ check passes (not after a sleep), and is stopped with SIGTERM, then SIGKILL.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -24,7 +25,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic_settings import BaseSettings
 
-from trainer.versions import versions
 from streams.settings import (
     PROJECT_ROOT,
     KafkaSettings,
@@ -32,6 +32,7 @@ from streams.settings import (
     TritonSettings,
     WorkerSettings,
 )
+from trainer.versions import versions
 
 log = logging.getLogger(__name__)
 _TRITON_DIST = Path(pytriton.__file__).parent / "tritonserver"
@@ -160,10 +161,8 @@ async def create_topics(kafka: KafkaSettings) -> None:
             if name not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 
@@ -258,8 +257,11 @@ def worker_service(
     return Service("worker", command, runtime.log_dir / "worker.log", ready, env)
 
 
+SERVICES = ("broker", "triton", "worker")
+
+
 class EmbeddedRuntime:
-    """Broker, Triton and worker, started in order and stopped in reverse."""
+    """Broker, Triton and worker (or a subset), started in order and stopped in reverse."""
 
     def __init__(
         self,
@@ -267,25 +269,30 @@ class EmbeddedRuntime:
         triton: TritonSettings | None = None,
         worker: WorkerSettings | None = None,
         runtime: RuntimeSettings | None = None,
+        only: tuple[str, ...] = SERVICES,
     ) -> None:
         self.kafka = kafka or KafkaSettings()
         self.triton = triton or TritonSettings()
         self.worker = worker or WorkerSettings()
         self.runtime = runtime or RuntimeSettings()
+        unknown = set(only) - set(SERVICES)
+        if unknown:
+            raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
+        self.only = only
         self.services: list[Service] = []
 
     def start(self) -> None:
-        timeout = self.runtime.startup_timeout_s
-        builders = (
-            lambda: broker_service(self.kafka, self.runtime),
-            lambda: triton_service(self.triton, self.runtime),
-            lambda: worker_service(self.kafka, self.triton, self.worker, self.runtime),
-        )
+        builders = {
+            "broker": lambda: broker_service(self.kafka, self.runtime),
+            "triton": lambda: triton_service(self.triton, self.runtime),
+            "worker": lambda: worker_service(self.kafka, self.triton, self.worker, self.runtime),
+        }
         try:
-            for build in builders:
-                service = build()
-                self.services.append(service)
-                service.start(timeout)
+            for name in SERVICES:
+                if name in self.only:
+                    service = builders[name]()
+                    self.services.append(service)
+                    service.start(self.runtime.startup_timeout_s)
         except BaseException:
             self.stop()
             raise

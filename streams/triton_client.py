@@ -66,8 +66,7 @@ class TritonStudent:
         seconds = time.perf_counter() - started
         metrics.TRITON_LATENCY.observe(seconds)
         annotations = [
-            Annotations.model_validate_json(value[0])
-            for value in response.as_numpy("ANNOTATIONS")
+            Annotations.model_validate_json(value[0]) for value in response.as_numpy("ANNOTATIONS")
         ]
         version = response.get_response().model_version
         metrics.SERVING_VERSION.set(float(version))

@@ -36,21 +36,60 @@ _DRUGS_WITH_EFFECTS: dict[str, tuple[str, ...]] = {
     "insulin glargine": ("hypoglycemia",),
 }
 _DISEASES = (
-    "hypertension", "type 2 diabetes mellitus", "atrial fibrillation", "coronary artery disease",
-    "congestive heart failure", "chronic kidney disease", "asthma", "hypothyroidism",
-    "hyperlipidemia", "osteoarthritis", "gout", "pneumonia", "urinary tract infection",
-    "cellulitis", "major depressive disorder", "chronic obstructive pulmonary disease", "migraine",
-    "deep vein thrombosis", "anemia", "sepsis",
+    "hypertension",
+    "type 2 diabetes mellitus",
+    "atrial fibrillation",
+    "coronary artery disease",
+    "congestive heart failure",
+    "chronic kidney disease",
+    "asthma",
+    "hypothyroidism",
+    "hyperlipidemia",
+    "osteoarthritis",
+    "gout",
+    "pneumonia",
+    "urinary tract infection",
+    "cellulitis",
+    "major depressive disorder",
+    "chronic obstructive pulmonary disease",
+    "migraine",
+    "deep vein thrombosis",
+    "anemia",
+    "sepsis",
 )
 _SYMPTOMS = (
-    "chest pain", "shortness of breath", "fever", "fatigue", "nausea", "vomiting", "headache",
-    "abdominal pain", "back pain", "dizziness", "constipation", "cough", "dyspnea", "syncope",
-    "weight loss", "anorexia", "pruritus", "edema",
+    "chest pain",
+    "shortness of breath",
+    "fever",
+    "fatigue",
+    "nausea",
+    "vomiting",
+    "headache",
+    "abdominal pain",
+    "back pain",
+    "dizziness",
+    "constipation",
+    "cough",
+    "dyspnea",
+    "syncope",
+    "weight loss",
+    "anorexia",
+    "pruritus",
+    "edema",
 )
 _AGES = range(24, 91)
 _SEXES = (("male", "He", "his"), ("female", "She", "her"))
-_DOSES = ("5 mg daily", "10 mg daily", "20 mg at bedtime", "500 mg twice daily", "40 mg daily",
-          "25 mg daily", "1 g every 12 hours", "2.5 mg twice daily", "100 mg daily")
+_DOSES = (
+    "5 mg daily",
+    "10 mg daily",
+    "20 mg at bedtime",
+    "500 mg twice daily",
+    "40 mg daily",
+    "25 mg daily",
+    "1 g every 12 hours",
+    "2.5 mg twice daily",
+    "100 mg daily",
+)
 
 
 class DemoNote(BaseModel):
@@ -88,9 +127,7 @@ def _note(rng: random.Random, index: int, prefix: str) -> DemoNote:
         f"{', '.join(history)} presents with {' and '.join(complaints)}. "
         f"{subject} denies {denied}.",
         _ade_sentence(rng, subject, possessive),
-        "MEDICATIONS: "
-        + "; ".join(f"{m} {rng.choice(_DOSES)}" for m in medications)
-        + ".",
+        "MEDICATIONS: " + "; ".join(f"{m} {rng.choice(_DOSES)}" for m in medications) + ".",
         f"ASSESSMENT AND PLAN: Likely {assessment}. Continue {medications[0]} and monitor "
         f"for {rng.choice(_SYMPTOMS)}.",
     ]

@@ -7,9 +7,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class TrainingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINSTREAM_TRAIN_")
 
-    epochs: int = Field(4, ge=1)
-    batch_size: int = Field(16, ge=1)
-    learning_rate: float = Field(1e-4, gt=0)
+    epochs: int = Field(5, ge=1)
+    batch_size: int = Field(8, ge=1)
+    learning_rate: float = Field(2e-4, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, le=1)
     seed: int = 13

@@ -38,22 +38,24 @@ def test_each_word_is_labelled_once_per_window_that_holds_its_first_subword(toke
 
 
 def test_labels_align_bio_to_words_and_skip_sub_words(tokenizer):
-    text = "Started hydrochlorothiazide; now hyponatremia."
+    text = "Started hydrochlorothiazide; now severe hyponatremia."
     drug = (text.index("hydro"), text.index(";"), "DRUG")
-    effect = (text.index("hypo"), text.index("."), "ADE")
+    effect = (text.index("severe"), text.index("."), "ADE")
     windows = encode_windows(tokenizer, [text], max_length=64, stride=8)
     (labels,) = label_windows(windows, [[drug, effect]])
+    by_start = {
+        start: label
+        for (start, end), label in zip(windows.offsets[0], labels, strict=True)
+        if end > start
+    }
+    assert by_start[0] == LABEL_TO_ID["O"]
+    assert by_start[drug[0]] == LABEL_TO_ID["B-DRUG"]
+    assert by_start[effect[0]] == LABEL_TO_ID["B-ADE"]
+    assert by_start[text.index("hypo")] == LABEL_TO_ID["I-ADE"]
+    assert labels[0] == IGNORE_INDEX  # [CLS]
     pieces = tokenizer.convert_ids_to_tokens(windows.input_ids[0])
-    by_piece = dict(zip(pieces, labels, strict=False))
-    assert by_piece["started"] == LABEL_TO_ID["O"]
-    assert by_piece["hydro"] == LABEL_TO_ID["B-DRUG"]
-    assert by_piece["hypo"] == LABEL_TO_ID["B-ADE"]
-    assert by_piece["[CLS]"] == IGNORE_INDEX
-    assert all(
-        label == IGNORE_INDEX
-        for piece, label in zip(pieces, labels, strict=True)
-        if piece.startswith("##")
-    )
+    continued = [label for piece, label in zip(pieces, labels, strict=True) if piece[:2] == "##"]
+    assert continued and all(label == IGNORE_INDEX for label in continued)
 
 
 def test_stride_must_leave_room_for_new_tokens(tokenizer):

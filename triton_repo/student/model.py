@@ -39,7 +39,5 @@ class TritonPythonModel:
                 [[annotations.model_dump_json().encode("utf-8")] for annotations in chunk],
                 dtype=np.object_,
             )
-            responses.append(
-                pb_utils.InferenceResponse([pb_utils.Tensor("ANNOTATIONS", encoded)])
-            )
+            responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("ANNOTATIONS", encoded)]))
         return responses
