@@ -140,6 +140,9 @@ def broker_service(kafka: KafkaSettings, runtime: RuntimeSettings) -> Service:
     ]  # fmt: skip
 
     def ready() -> bool:
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) != 0:
+                return False
         try:
             asyncio.run(create_topics(kafka))
         except (KafkaError, OSError):

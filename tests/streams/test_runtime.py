@@ -1,0 +1,63 @@
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from streams.runtime import ServiceError, broker_service, triton_service
+from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings
+from tests.conftest import free_port
+
+
+def connectable(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_port_in_use_names_the_setting_that_moves_it(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(ServiceError, match="CLINSTREAM_KAFKA_BOOTSTRAP"):
+            broker_service(
+                KafkaSettings(bootstrap=f"127.0.0.1:{port}"), RuntimeSettings(data_dir=tmp_path)
+            )
+
+
+def test_triton_without_a_student_version_says_how_to_make_one(tmp_path):
+    settings = TritonSettings(
+        http_port=free_port(), grpc_port=free_port(), metrics_port=free_port(),
+        model_repository=tmp_path / "empty",
+    )  # fmt: skip
+    with pytest.raises(ServiceError, match="clinstream demo"):
+        triton_service(settings, RuntimeSettings(data_dir=tmp_path))
+
+
+@pytest.mark.integration
+def test_up_serves_until_sigterm_then_stops_its_children(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "CLINSTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
+        "CLINSTREAM_DATA_DIR": str(tmp_path),
+    }
+    up = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "up", "--only", "broker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    for line in up.stdout:
+        if "clinstream is up" in line:
+            break
+        assert time.monotonic() < deadline
+    assert connectable(port)
+    up.send_signal(signal.SIGTERM)
+    assert up.wait(30) == 0
+    assert not connectable(port)
+    assert (tmp_path / "logs" / "broker.log").read_text().count("listening on") == 1
