@@ -4,8 +4,9 @@ import re
 
 import numpy as np
 
+from models.context import mark_negated
 from models.labels import LABELS, EntityType, split_label
-from models.spans import AdePair, Entity
+from models.spans import AdePair, Annotations, Entity
 
 # A drug and an effect are paired only inside one sentence: clinical notes state causality
 # locally ("rash after starting amoxicillin"), and pairs across sentences are mostly wrong.
@@ -49,12 +50,24 @@ def decode_entities(
     return entities
 
 
+def annotate(text: str, entities: list[Entity]) -> Annotations:
+    """Mentions -> final annotations: negation marked, then effects paired with drugs.
+
+    Teacher and student both end here, so their outputs mean the same thing.
+    """
+    entities = mark_negated(text, entities)
+    return Annotations(entities=entities, ade_pairs=pair_adverse_events(text, entities))
+
+
 def pair_adverse_events(text: str, entities: list[Entity]) -> list[AdePair]:
-    """Link each adverse effect to the nearest drug in the same sentence."""
+    """Link each adverse effect to the nearest drug in the same sentence.
+
+    A negated effect ("no rash on amoxicillin") is no adverse event and is not paired.
+    """
     sentence_of = _sentence_index(text)
     drugs = [e for e in entities if e.type == EntityType.DRUG]
     pairs: list[AdePair] = []
-    for effect in (e for e in entities if e.type == EntityType.ADE):
+    for effect in (e for e in entities if e.type == EntityType.ADE and not e.negated):
         same_sentence = [d for d in drugs if sentence_of(d.start) == sentence_of(effect.start)]
         if not same_sentence:
             continue

@@ -11,7 +11,7 @@ import onnxruntime as ort
 from transformers import AutoTokenizer
 
 from models.card import ONNX_FILE, StudentCard
-from models.decoding import decode_entities, pair_adverse_events
+from models.decoding import annotate, decode_entities
 from models.spans import Annotations
 from models.windows import encode_windows, first_subword_positions, word_spans
 
@@ -54,9 +54,7 @@ class OnnxStudent:
         for note, text in enumerate(texts):
             word_probabilities = {w: s / counts[note][w] for w, s in sums[note].items()}
             entities = decode_entities(text, spans_by_note[note], word_probabilities)
-            outputs.append(
-                Annotations(entities=entities, ade_pairs=pair_adverse_events(text, entities))
-            )
+            outputs.append(annotate(text, entities))
         return outputs
 
     def _window_probabilities(self, windows) -> np.ndarray:

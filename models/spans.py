@@ -13,6 +13,7 @@ class Entity(BaseModel):
     end: int = Field(gt=0)
     text: str
     confidence: float = Field(ge=0.0, le=1.0)
+    negated: bool = Field(False, description="In the scope of a negation cue ('denies rash').")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Entity":

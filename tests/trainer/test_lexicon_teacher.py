@@ -35,3 +35,10 @@ def test_indication_after_for_is_not_an_adverse_effect(teacher):
         (EntityType.DRUG, "amoxicillin"),
         (EntityType.DISEASE, "pneumonia"),
     ]
+
+
+def test_negated_effect_is_marked_and_not_paired(teacher):
+    annotations = teacher.label("No rash after starting amoxicillin. Denies nausea.")
+    negated = {e.text: e.negated for e in annotations.entities}
+    assert negated == {"rash": True, "amoxicillin": False, "nausea": True}
+    assert annotations.ade_pairs == []

@@ -12,7 +12,7 @@ from drug_named_entity_recognition import drugs_finder
 from medical_named_entity_recognition import disease_finder
 from medical_named_entity_recognition.util import stopwords
 
-from models.decoding import pair_adverse_events
+from models.decoding import annotate
 from models.labels import EntityType
 from models.spans import Annotations, Entity
 
@@ -67,9 +67,7 @@ class LexiconTeacher:
     name = "lexicon"
 
     def label(self, text: str) -> Annotations:
-        entities = self._mentions(text)
-        entities = self._mark_adverse_effects(text, entities)
-        return Annotations(entities=entities, ade_pairs=pair_adverse_events(text, entities))
+        return annotate(text, self._mark_adverse_effects(text, self._mentions(text)))
 
     def _mentions(self, text: str) -> list[Entity]:
         lexicon = _lexicon()
