@@ -7,10 +7,47 @@ import numpy as np
 from models.context import mark_negated
 from models.labels import LABELS, EntityType, split_label
 from models.spans import AdePair, Annotations, Entity
+from models.windows import Windows, first_subword_positions, word_spans
 
 # A drug and an effect are paired only inside one sentence: clinical notes state causality
 # locally ("rash after starting amoxicillin"), and pairs across sentences are mostly wrong.
 _SENTENCE_END = re.compile(r"[.!?;]\s|\n\s*\n")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def decode_windows(
+    texts: list[str], windows: Windows, probabilities: np.ndarray
+) -> list[Annotations]:
+    """Label probabilities per window token -> annotations per note, at note offsets.
+
+    A word seen in two overlapping windows gets the mean of both predictions.
+    """
+    spans_by_note = [word_spans(windows, note) for note in range(len(texts))]
+    firsts = first_subword_positions(windows, spans_by_note)
+    sums: list[dict[int, np.ndarray]] = [{} for _ in texts]
+    counts: list[dict[int, int]] = [{} for _ in texts]
+    for window, words in enumerate(firsts):
+        note = windows.note_index[window]
+        for position, word in enumerate(words):
+            if word is None:
+                continue
+            sums[note][word] = sums[note].get(word, 0) + probabilities[window, position]
+            counts[note][word] = counts[note].get(word, 0) + 1
+    return [
+        annotate(
+            text,
+            decode_entities(
+                text,
+                spans_by_note[note],
+                {word: total / counts[note][word] for word, total in sums[note].items()},
+            ),
+        )
+        for note, text in enumerate(texts)
+    ]
 
 
 def decode_entities(

@@ -11,9 +11,9 @@ import onnxruntime as ort
 from transformers import AutoTokenizer
 
 from models.card import ONNX_FILE, StudentCard
-from models.decoding import annotate, decode_entities
+from models.decoding import decode_windows, softmax
 from models.spans import Annotations
-from models.windows import encode_windows, first_subword_positions, word_spans
+from models.windows import Windows, encode_windows
 
 
 def execution_providers() -> list[str]:
@@ -35,29 +35,9 @@ class OnnxStudent:
         if not texts:
             return []
         windows = encode_windows(self.tokenizer, texts, self.card.max_length, self.card.stride)
-        probabilities = self._window_probabilities(windows)
-        spans_by_note = [word_spans(windows, note) for note in range(len(texts))]
-        firsts = first_subword_positions(windows, spans_by_note)
+        return decode_windows(texts, windows, self._window_probabilities(windows))
 
-        # A word seen in two windows gets the mean of both predictions.
-        sums: list[dict[int, np.ndarray]] = [{} for _ in texts]
-        counts: list[dict[int, int]] = [{} for _ in texts]
-        for window, words in enumerate(firsts):
-            note = windows.note_index[window]
-            for position, word in enumerate(words):
-                if word is None:
-                    continue
-                sums[note][word] = sums[note].get(word, 0) + probabilities[window, position]
-                counts[note][word] = counts[note].get(word, 0) + 1
-
-        outputs = []
-        for note, text in enumerate(texts):
-            word_probabilities = {w: s / counts[note][w] for w, s in sums[note].items()}
-            entities = decode_entities(text, spans_by_note[note], word_probabilities)
-            outputs.append(annotate(text, entities))
-        return outputs
-
-    def _window_probabilities(self, windows) -> np.ndarray:
+    def _window_probabilities(self, windows: Windows) -> np.ndarray:
         input_ids = np.asarray(windows.input_ids, dtype=np.int64)
         attention_mask = np.asarray(windows.attention_mask, dtype=np.int64)
         chunks = []
@@ -68,6 +48,4 @@ class OnnxStudent:
                 {"input_ids": input_ids[start:stop], "attention_mask": attention_mask[start:stop]},
             )
             chunks.append(logits)
-        logits = np.concatenate(chunks)
-        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return exp / exp.sum(axis=-1, keepdims=True)
+        return softmax(np.concatenate(chunks))

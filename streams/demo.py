@@ -34,8 +34,9 @@ def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSet
     existing = versions(triton.model_repository)
     if existing:
         return existing[-1]
-    from trainer.distill import distill
+    from trainer.corpora import Document
     from trainer.teachers.lexicon import LexiconTeacher
+    from trainer.train import train_student
 
     training = TrainingSettings()
     console.print(
@@ -45,10 +46,13 @@ def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSet
     notes = demo_notes(training.demo_train_notes, seed=_TRAIN_SEED, prefix="train")
     with console.status("lexicon teacher labelling"):
         teacher = LexiconTeacher()
-        labels = [teacher.label(note.text) for note in notes]
+        documents = [
+            Document(doc_id=note.note_id, text=note.text, labels=teacher.label(note.text))
+            for note in notes
+        ]
     run_dir = runtime.data_dir / "runs" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     started = time.perf_counter()
-    distill([note.text for note in notes], labels, run_dir, teacher=teacher.name)
+    train_student(documents, run_dir, source=teacher.name)
     version = publish_version(run_dir, triton.model_repository)
     console.print(
         f"Distilled in {time.perf_counter() - started:.0f}s; published as "

@@ -14,10 +14,11 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 from models.settings import DEFAULT_BACKBONE, StudentSettings
 from streams.runtime import EmbeddedRuntime
 from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings, WorkerSettings
+from trainer.corpora import Document
 from trainer.demo_corpus import demo_notes
-from trainer.distill import distill
 from trainer.settings import TrainingSettings
 from trainer.teachers.lexicon import LexiconTeacher
+from trainer.train import train_student
 from trainer.versions import publish_version
 
 TINY_TRAINING = TrainingSettings(epochs=30, batch_size=16, learning_rate=2e-3, warmup_ratio=0.0)
@@ -49,13 +50,15 @@ def tiny_student(
     tmp_path_factory: pytest.TempPathFactory, tiny_backbone: Path, teacher: LexiconTeacher
 ) -> Path:
     notes = demo_notes(48, seed=1, prefix="fixture")
-    labels = [teacher.label(note.text) for note in notes]
+    documents = [
+        Document(doc_id=note.note_id, text=note.text, labels=teacher.label(note.text))
+        for note in notes
+    ]
     directory = tmp_path_factory.mktemp("tiny-student")
-    distill(
-        [note.text for note in notes],
-        labels,
+    train_student(
+        documents,
         directory,
-        teacher=teacher.name,
+        source=teacher.name,
         student=StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16),
         training=TINY_TRAINING,
     )

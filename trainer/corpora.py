@@ -36,11 +36,11 @@ class CorpusFormat(StrEnum):
 
 
 class Document(BaseModel):
-    """A text with, where the corpus has them, gold entities and ADE pairs."""
+    """A text with its labels where it has them: gold from a corpus, or a teacher's."""
 
     doc_id: str
     text: str
-    gold: Annotations | None = None
+    labels: Annotations | None = None
 
 
 def read_corpus(path: Path, corpus_format: CorpusFormat) -> list[Document]:
@@ -102,7 +102,7 @@ def read_phee(path: Path) -> Iterator[Document]:
                         entities.append(effect)
                         pairs += [AdePair(drug=d, effect=effect, confidence=1.0)
                                   for d in drug_entities]  # fmt: skip
-            yield Document(doc_id=record["id"], text=text, gold=_annotations(entities, pairs))
+            yield Document(doc_id=record["id"], text=text, labels=_annotations(entities, pairs))
 
 
 def _phee_spans(text: str, argument: dict | None) -> list[tuple[int, int]]:
@@ -111,7 +111,8 @@ def _phee_spans(text: str, argument: dict | None) -> list[tuple[int, int]]:
         return []
     spans = []
     for pieces, starts in zip(argument["text"], argument["start"], strict=True):
-        spans.append((starts[0], starts[-1] + len(pieces[-1])))
+        ends = [start + len(piece) for piece, start in zip(pieces, starts, strict=True)]
+        spans.append((min(starts), max(ends)))
     return spans
 
 
@@ -136,7 +137,7 @@ def read_bc5cdr(path: Path) -> Iterator[Document]:
             for start, end, kind in mentions
             if kind in BC5CDR_TYPES
         ]
-        yield Document(doc_id=pmid, text=text, gold=_annotations(entities, []))
+        yield Document(doc_id=pmid, text=text, labels=_annotations(entities, []))
 
 
 def read_brat(path: Path, types: dict[str, EntityType] = BRAT_TYPES) -> Iterator[Document]:
@@ -165,7 +166,7 @@ def read_brat(path: Path, types: dict[str, EntityType] = BRAT_TYPES) -> Iterator
                     drug, effect = sorted(found, key=lambda e: e.type != EntityType.DRUG)
                     pairs.append(AdePair(drug=drug, effect=effect, confidence=1.0))
         yield Document(
-            doc_id=text_file.stem, text=text, gold=_annotations(list(by_id.values()), pairs)
+            doc_id=text_file.stem, text=text, labels=_annotations(list(by_id.values()), pairs)
         )
 
 

@@ -13,4 +13,8 @@ class TrainingSettings(BaseSettings):
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, le=1)
     seed: int = 13
+    patience: int = Field(2, ge=1, description="Epochs without dev improvement before stopping.")
+    class_weight_power: float = Field(
+        0.5, ge=0, description="0: no class weighting; 1: inverse label frequency."
+    )
     demo_train_notes: int = Field(160, ge=1, description="Synthetic notes the demo distils on.")

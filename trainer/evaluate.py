@@ -1,0 +1,101 @@
+"""Scoring against gold: entity P/R/F1 per type, strict and lenient, and ADE pair F1.
+
+Counting is nervaluate's: `strict` is exact span and type, `ent_type` (our lenient) is overlap
+and type; `micro` is over all types. ADE pairs match when both the drug and the effect spans are
+exact. Each corpus scores under its own type names (`SCORED_TYPES`): our SYMPTOM and ADE both
+count as BC5CDR's Disease, for instance, since BC5CDR annotates them as diseases.
+"""
+
+from collections.abc import Mapping
+
+from nervaluate import Evaluator
+from pydantic import BaseModel
+
+from models.labels import EntityType
+from models.spans import Annotations
+from trainer.corpora import CorpusFormat
+
+MICRO = "micro"
+SCORED_TYPES: dict[CorpusFormat, dict[EntityType, str]] = {
+    CorpusFormat.PHEE: {EntityType.DRUG: "drug", EntityType.ADE: "effect"},
+    CorpusFormat.BC5CDR: {
+        EntityType.DRUG: "chemical",
+        EntityType.DISEASE: "disease",
+        EntityType.SYMPTOM: "disease",
+        EntityType.ADE: "disease",
+    },
+}
+OUR_TYPES = {entity_type: entity_type.value for entity_type in EntityType}
+
+
+class Score(BaseModel):
+    p: float
+    r: float
+    f1: float
+    support: int  # gold mentions (or pairs)
+
+
+class Report(BaseModel):
+    """The object `clinstream evaluate --json` prints."""
+
+    documents: int
+    strict: dict[str, Score]
+    lenient: dict[str, Score]
+    ade_pairs: Score
+
+
+def _spans(annotations: Annotations, types: Mapping[EntityType, str]) -> list[dict]:
+    # nervaluate treats `end` as inclusive; ours is exclusive.
+    return [
+        {"label": types[e.type], "start": e.start, "end": e.end - 1}
+        for e in annotations.entities
+        if e.type in types
+    ]
+
+
+def _score(result) -> Score:
+    return Score(
+        p=round(result.precision, 4),
+        r=round(result.recall, 4),
+        f1=round(result.f1, 4),
+        support=result.possible,
+    )
+
+
+def evaluate(
+    gold: list[Annotations],
+    predicted: list[Annotations],
+    types: Mapping[EntityType, str] = OUR_TYPES,
+) -> Report:
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold documents but {len(predicted)} predictions")
+    labels = sorted(set(types.values()))
+    results = Evaluator(
+        [_spans(g, types) for g in gold],
+        [_spans(p, types) for p in predicted],
+        tags=labels,
+        loader="dict",
+    ).evaluate()
+    report = {}
+    for ours, theirs in (("strict", "strict"), ("lenient", "ent_type")):
+        scores = {label: _score(results["entities"][label][theirs]) for label in labels}
+        scores[MICRO] = _score(results["overall"][theirs])
+        report[ours] = scores
+    return Report(documents=len(gold), ade_pairs=_pair_score(gold, predicted), **report)
+
+
+def _pair_score(gold: list[Annotations], predicted: list[Annotations]) -> Score:
+    def pairs(annotations: Annotations) -> set[tuple[int, int, int, int]]:
+        return {(p.drug.start, p.drug.end, p.effect.start, p.effect.end)
+                for p in annotations.ade_pairs}  # fmt: skip
+
+    true_positives = found = possible = 0
+    for g, p in zip(gold, predicted, strict=True):
+        gold_pairs, predicted_pairs = pairs(g), pairs(p)
+        true_positives += len(gold_pairs & predicted_pairs)
+        found += len(predicted_pairs)
+        possible += len(gold_pairs)
+    precision = true_positives / found if found else 0.0
+    recall = true_positives / possible if possible else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Score(p=round(precision, 4), r=round(recall, 4), f1=round(f1, 4), support=possible)

@@ -1,0 +1,227 @@
+"""Training the student, from a teacher's labels (distillation) or from gold (supervised).
+
+The pipeline follows the transformers token-classification example: read labelled texts,
+align labels to window tokens, train with a dev set and early stopping, save the weights, the
+tokenizer, the label list and an ONNX export in one run folder.
+"""
+
+import copy
+import json
+import random
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from transformers import AutoTokenizer, PreTrainedModel, get_linear_schedule_with_warmup
+
+from models.card import StudentCard
+from models.decoding import decode_windows, softmax
+from models.export import export_student
+from models.labels import IGNORE_INDEX, LABELS, EntityType
+from models.network import build_student
+from models.settings import StudentSettings
+from models.spans import Annotations
+from models.windows import Windows, encode_windows, label_windows
+from trainer.corpora import Document
+from trainer.evaluate import MICRO, OUR_TYPES, evaluate
+from trainer.settings import TrainingSettings
+
+WEIGHTS_DIR = "weights"
+
+
+class EpochMetrics(BaseModel):
+    epoch: int
+    train_loss: float
+    dev_strict_micro_f1: float | None
+    seconds: float
+
+
+class RunMetrics(BaseModel):
+    """metrics.json of a run folder."""
+
+    source: str
+    train_documents: int
+    train_windows: int
+    dev_documents: int
+    best_epoch: int
+    epochs: list[EpochMetrics]
+    train_seconds: float
+    device: str
+
+
+def train_student(
+    train: list[Document],
+    output_dir: Path,
+    source: str,
+    dev: list[Document] | None = None,
+    dev_types: dict[EntityType, str] = OUR_TYPES,
+    student: StudentSettings | None = None,
+    training: TrainingSettings | None = None,
+) -> RunMetrics:
+    """Train on labelled documents; keep the epoch best on dev (strict micro F1), export it.
+
+    `source` names where the labels came from (a teacher's name, or "gold").
+    """
+    student = student or StudentSettings()
+    training = training or TrainingSettings()
+    labelled = [doc for doc in train if doc.labels is not None]
+    if not labelled:
+        raise ValueError("no labelled documents to train on")
+    _seed_everything(training.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    started = time.perf_counter()
+
+    tokenizer = AutoTokenizer.from_pretrained(student.backbone)
+    windows = encode_windows(
+        tokenizer, [doc.text for doc in labelled], student.max_length, student.stride
+    )
+    spans = [[(e.start, e.end, e.type.value) for e in doc.labels.entities] for doc in labelled]
+    input_ids = torch.tensor(windows.input_ids)
+    attention_mask = torch.tensor(windows.attention_mask)
+    targets = torch.tensor(label_windows(windows, spans))
+
+    model = build_student(student.backbone).to(device)
+    loss_function = torch.nn.CrossEntropyLoss(
+        weight=_class_weights(targets, training.class_weight_power).to(device),
+        ignore_index=IGNORE_INDEX,
+    )
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
+    )
+    steps_per_epoch = -(-len(input_ids) // training.batch_size)
+    total_steps = steps_per_epoch * training.epochs
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(training.warmup_ratio * total_steps), total_steps
+    )
+    generator = torch.Generator().manual_seed(training.seed)
+
+    history: list[EpochMetrics] = []
+    best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
+    with Progress(
+        TextColumn("[bold]training[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ) as progress:
+        task = progress.add_task("", total=total_steps)
+        for epoch in range(1, training.epochs + 1):
+            epoch_started = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(input_ids), generator=generator)
+            losses = []
+            for step in range(steps_per_epoch):
+                batch = order[step * training.batch_size : (step + 1) * training.batch_size]
+                # Trim padding to the longest window in this batch.
+                length = int(attention_mask[batch].sum(dim=1).max())
+                logits = model(
+                    input_ids=input_ids[batch, :length].to(device),
+                    attention_mask=attention_mask[batch, :length].to(device),
+                ).logits
+                loss = loss_function(
+                    logits.reshape(-1, len(LABELS)), targets[batch, :length].reshape(-1).to(device)
+                )
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                losses.append(loss.item())
+                progress.update(task, advance=1, description=f"epoch {epoch} loss {loss:.3f}")
+
+            dev_f1 = None
+            if dev:
+                predicted = predict(model, tokenizer, [d.text for d in dev], student, device)
+                report = evaluate([d.labels for d in dev], predicted, dev_types)
+                dev_f1 = report.strict[MICRO].f1
+            history.append(
+                EpochMetrics(
+                    epoch=epoch,
+                    train_loss=round(float(np.mean(losses)), 4),
+                    dev_strict_micro_f1=dev_f1,
+                    seconds=round(time.perf_counter() - epoch_started, 1),
+                )
+            )
+            score = dev_f1 if dev_f1 is not None else float(epoch)
+            if score > best_f1:
+                best_f1, best_epoch, stale = score, epoch, 0
+                best_state = copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})
+            else:
+                stale += 1
+                if stale >= training.patience:
+                    break
+
+    model.load_state_dict(best_state)
+    card = StudentCard(
+        name=f"student-{datetime.now(UTC):%Y%m%d%H%M%S}",
+        backbone=student.backbone,
+        max_length=student.max_length,
+        stride=student.stride,
+        created_at=datetime.now(UTC),
+        teacher=source,
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output_dir / WEIGHTS_DIR)
+    export_student(model, tokenizer, card, output_dir)
+    metrics = RunMetrics(
+        source=source,
+        train_documents=len(labelled),
+        train_windows=len(input_ids),
+        dev_documents=len(dev or []),
+        best_epoch=best_epoch,
+        epochs=history,
+        train_seconds=round(time.perf_counter() - started, 1),
+        device=str(device),
+    )
+    (output_dir / "metrics.json").write_text(metrics.model_dump_json(indent=2) + "\n")
+    (output_dir / "config.json").write_text(
+        json.dumps({"student": student.model_dump(), "training": training.model_dump()}, indent=2)
+        + "\n"
+    )
+    return metrics
+
+
+@torch.no_grad()
+def predict(
+    model: PreTrainedModel,
+    tokenizer,
+    texts: list[str],
+    student: StudentSettings,
+    device: torch.device,
+    batch_size: int = 32,
+) -> list[Annotations]:
+    """The torch twin of OnnxStudent.extract, for scoring during training."""
+    model.eval()
+    windows: Windows = encode_windows(tokenizer, texts, student.max_length, student.stride)
+    input_ids = torch.tensor(windows.input_ids)
+    attention_mask = torch.tensor(windows.attention_mask)
+    chunks = []
+    for start in range(0, len(input_ids), batch_size):
+        chunk = slice(start, start + batch_size)
+        logits = model(
+            input_ids=input_ids[chunk].to(device), attention_mask=attention_mask[chunk].to(device)
+        ).logits
+        chunks.append(logits.float().cpu().numpy())
+    return decode_windows(texts, windows, softmax(np.concatenate(chunks)))
+
+
+def _class_weights(targets: torch.Tensor, power: float) -> torch.Tensor:
+    """(frequency of the most common label / frequency of this label) ** power, so rare
+    entity labels are not drowned by O; labels never seen get the largest weight."""
+    counts = Counter(targets[targets != IGNORE_INDEX].tolist())
+    most = max(counts.values())
+    rarest = min(counts.values())
+    return torch.tensor(
+        [(most / counts.get(label, rarest)) ** power for label in range(len(LABELS))],
+        dtype=torch.float,
+    )
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
