@@ -1,6 +1,7 @@
 """From per-word label probabilities to entities and drug→adverse-effect pairs."""
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def pair_adverse_events(text: str, entities: list[Entity]) -> list[AdePair]:
 
     A negated effect ("no rash on amoxicillin") is no adverse event and is not paired.
     """
-    sentence_of = _sentence_index(text)
+    sentence_of = sentence_index(text)
     drugs = [e for e in entities if e.type == EntityType.DRUG]
     pairs: list[AdePair] = []
     for effect in (e for e in entities if e.type == EntityType.ADE and not e.negated):
@@ -119,6 +120,7 @@ def pair_adverse_events(text: str, entities: list[Entity]) -> list[AdePair]:
     return pairs
 
 
-def _sentence_index(text: str):
+def sentence_index(text: str) -> Callable[[int], int]:
+    """offset -> index of the sentence holding it."""
     boundaries = [match.end() for match in _SENTENCE_END.finditer(text)]
     return lambda offset: int(np.searchsorted(boundaries, offset, side="right"))

@@ -1,1 +1,24 @@
 """Teachers label notes; the student is distilled from their labels."""
+
+from enum import StrEnum
+
+from trainer.teachers.base import Teacher
+
+
+class TeacherName(StrEnum):
+    LEXICON = "lexicon"
+    LLM = "llm"
+    ENSEMBLE = "ensemble"
+
+
+def make_teacher(name: TeacherName) -> Teacher:
+    """The teacher of that name, configured from CLINSTREAM_LLM_* where it uses the LLM."""
+    from trainer.teachers.ensemble import EnsembleTeacher
+    from trainer.teachers.lexicon import LexiconTeacher
+    from trainer.teachers.llm import LlmTeacher
+
+    if name == TeacherName.LEXICON:
+        return LexiconTeacher()
+    if name == TeacherName.LLM:
+        return LlmTeacher()
+    return EnsembleTeacher(reader=LlmTeacher(), lexicon=LexiconTeacher())

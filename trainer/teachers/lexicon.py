@@ -65,6 +65,10 @@ class LexiconTeacher:
     """Labels notes with no model and no network."""
 
     name = "lexicon"
+    version = "lexicon-1"
+
+    def label_batch(self, texts: list[str]) -> list[Annotations]:
+        return [self.label(text) for text in texts]
 
     def label(self, text: str) -> Annotations:
         return annotate(text, self._mark_adverse_effects(text, self._mentions(text)))
