@@ -2,14 +2,23 @@
 
 import logging
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+
+from trainer.corpora import CorpusFormat
+from trainer.teachers import TeacherName
 
 app = typer.Typer(help="Streaming clinical fact extraction with a distilled student.")
 console = Console()
+# Progress goes to stderr, so `--json` output on stdout stays parseable.
+progress_console = Console(stderr=True)
+
+FormatOption = Annotated[CorpusFormat, typer.Option("--format", help="Format of the input.")]
 
 
 @app.command()
@@ -69,6 +78,215 @@ def schemas() -> None:
 
     for path in write_json_schemas():
         console.print(f"wrote {path}")
+
+
+@app.command()
+def label(
+    teacher: Annotated[TeacherName, typer.Option(help="Which teacher labels the notes.")],
+    input: Annotated[Path, typer.Option(help="Notes: JSON Lines of {note_id, text}, or a corpus.")],
+    output: Annotated[Path, typer.Option(help="Labels: JSON Lines of Extraction, with text.")],
+    corpus_format: FormatOption = CorpusFormat.JSONL,
+) -> None:
+    """Label notes with a teacher, for distillation."""
+    from trainer.batch import read_documents, write_extractions
+    from trainer.teachers import make_teacher
+
+    documents = read_documents(input, corpus_format)
+    chosen = make_teacher(teacher)
+    annotations = _in_chunks(f"{chosen.name} labelling", documents, chosen.label_batch)
+    write_extractions(output, documents, annotations, chosen.name, chosen.version, with_text=True)
+    console.print(f"labelled {len(documents)} notes with {chosen.version} into {output}")
+    usage = getattr(chosen, "usage", None) or getattr(
+        getattr(chosen, "reader", None), "usage", None
+    )
+    if usage is not None:
+        console.print(f"LLM usage: {usage.model_dump_json()}")
+
+
+@app.command()
+def train(
+    output: Annotated[Path, typer.Option(help="Run folder to write.")],
+    labels: Annotated[
+        Path | None, typer.Option(help="Teacher labels (`clinstream label`).")
+    ] = None,
+    gold: Annotated[
+        Path | None, typer.Option(help="Gold corpus: the supervised reference.")
+    ] = None,
+    corpus_format: FormatOption = CorpusFormat.JSONL,
+    dev: Annotated[Path | None, typer.Option(help="Dev set for early stopping.")] = None,
+    dev_format: Annotated[CorpusFormat | None, typer.Option(help="Format of --dev.")] = None,
+) -> None:
+    """Train a student from teacher labels or gold; writes weights, tokenizer, ONNX, metrics."""
+    from trainer.batch import read_documents, read_labels
+    from trainer.evaluate import OUR_TYPES, SCORED_TYPES
+    from trainer.train import train_student
+
+    if (labels is None) == (gold is None):
+        raise typer.BadParameter("give exactly one of --labels and --gold")
+    documents = read_labels(labels) if labels else read_documents(gold, corpus_format)
+    source = "gold" if gold else "teacher labels"
+    dev_documents = None
+    dev_types = OUR_TYPES
+    if dev is not None:
+        dev_format = dev_format or corpus_format
+        dev_documents = read_documents(dev, dev_format)
+        dev_types = SCORED_TYPES.get(dev_format, OUR_TYPES)
+    metrics = train_student(documents, output, source, dev=dev_documents, dev_types=dev_types)
+    console.print(
+        f"trained on {metrics.train_documents} documents ({metrics.train_windows} windows) in "
+        f"{metrics.train_seconds:.0f}s on {metrics.device}; best epoch {metrics.best_epoch}; "
+        f"run folder {output}"
+    )
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder of `clinstream train`.")],
+    repository: Annotated[Path | None, typer.Option(help="Triton model repository.")] = None,
+) -> None:
+    """Publish a run as the next version of the Triton model `student`."""
+    from streams.settings import TritonSettings
+    from trainer.versions import publish_version
+
+    repository = repository or TritonSettings().model_repository
+    version = publish_version(run_dir, repository)
+    console.print(f"published {run_dir} as {repository}/student/{version}")
+
+
+@app.command()
+def extract(
+    model: Annotated[Path, typer.Option(help="A run folder or a student version folder.")],
+    input: Annotated[Path, typer.Option(help="Notes: JSON Lines of {note_id, text}, or a corpus.")],
+    output: Annotated[Path, typer.Option(help="JSON Lines of Extraction.")],
+    corpus_format: FormatOption = CorpusFormat.JSONL,
+) -> None:
+    """Run the student over stored notes (backfills), by the same code as the Triton model."""
+    from models.onnx_student import OnnxStudent
+    from trainer.batch import read_documents, write_extractions
+
+    documents = read_documents(input, corpus_format)
+    student = OnnxStudent(model)
+    annotations = _in_chunks("extracting", documents, student.extract)
+    write_extractions(
+        output, documents, annotations, student.card.name, student.card.name, with_text=False
+    )
+    console.print(f"extracted {len(documents)} notes into {output}")
+
+
+@app.command()
+def evaluate(
+    gold: Annotated[Path, typer.Option(help="Gold corpus.")],
+    corpus_format: FormatOption = CorpusFormat.JSONL,
+    model: Annotated[Path | None, typer.Option(help="Score this run folder.")] = None,
+    triton: Annotated[bool, typer.Option(help="Score the version Triton serves.")] = False,
+    teacher: Annotated[TeacherName | None, typer.Option(help="Score this teacher.")] = None,
+    predictions: Annotated[Path | None, typer.Option(help="Score this Extraction file.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Entity P/R/F1 per type (strict and lenient) and ADE pair F1 against gold."""
+    from trainer.batch import align_predictions, read_documents, read_extractions
+    from trainer.evaluate import OUR_TYPES, SCORED_TYPES
+    from trainer.evaluate import evaluate as score
+
+    chosen = [x for x in (model, teacher, predictions) if x is not None] + ([1] if triton else [])
+    if len(chosen) != 1:
+        raise typer.BadParameter("give exactly one of --model, --triton, --teacher, --predictions")
+    documents = read_documents(gold, corpus_format)
+    if any(d.labels is None for d in documents):
+        raise typer.BadParameter(f"{gold} has no gold labels in format {corpus_format.value}")
+    texts = [d.text for d in documents]
+    if model is not None:
+        from models.onnx_student import OnnxStudent
+
+        predicted = _in_chunks("student", documents, OnnxStudent(model).extract)
+    elif triton:
+        predicted = _triton_predictions(texts)
+    elif teacher is not None:
+        from trainer.teachers import make_teacher
+
+        predicted = _in_chunks(teacher.value, documents, make_teacher(teacher).label_batch)
+    else:
+        predicted = align_predictions(documents, read_extractions(predictions))
+    report = score(
+        [d.labels for d in documents], predicted, SCORED_TYPES.get(corpus_format, OUR_TYPES)
+    )
+    if json_output:
+        print(report.model_dump_json(indent=2))
+        return
+    table = Table(title=f"{gold.name}: {report.documents} documents")
+    for column in ("type", "strict P", "strict R", "strict F1", "lenient F1", "support"):
+        table.add_column(column)
+    for label, strict in report.strict.items():
+        lenient = report.lenient[label]
+        table.add_row(label, f"{strict.p:.3f}", f"{strict.r:.3f}", f"{strict.f1:.3f}",
+                      f"{lenient.f1:.3f}", str(strict.support))  # fmt: skip
+    pairs = report.ade_pairs
+    table.add_row("ADE pairs", f"{pairs.p:.3f}", f"{pairs.r:.3f}", f"{pairs.f1:.3f}", "",
+                  str(pairs.support))  # fmt: skip
+    console.print(table)
+
+
+bench = typer.Typer(help="Benchmarks that print measured figures.")
+app.add_typer(bench, name="bench")
+
+
+@bench.command("accuracy")
+def bench_accuracy(
+    corpora: Annotated[Path, typer.Option(help="The shared gold corpora.")] = Path(
+        "../shared/corpora"
+    ),
+    output: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
+        "bench/accuracy.md"
+    ),
+    extra_notes: Annotated[
+        int, typer.Option(help="Unlabelled MTSamples/deid notes added to distillation.")
+    ] = 200,
+) -> None:
+    """Teacher vs distilled student vs supervised student on PHEE dev and BC5CDR dev."""
+    from streams.settings import RuntimeSettings
+    from trainer.bench import markdown_table, run_accuracy_benchmark
+
+    _configure_logging()
+    if not corpora.is_dir():
+        raise typer.BadParameter(f"{corpora} not found; pass --corpora")
+    workdir = RuntimeSettings().data_dir / "bench"
+    summary = run_accuracy_benchmark(corpora, workdir, extra_notes)
+    table = markdown_table(summary)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    console.print(table)
+    console.print(f"wrote {output}; runs and accuracy.json in {workdir}")
+
+
+def _in_chunks(what: str, documents, label_batch, size: int = 32) -> list:
+    """Run label_batch over documents in chunks, with a progress bar."""
+    from rich.progress import track
+
+    results = []
+    chunks = range(0, len(documents), size)
+    for start in track(chunks, description=what, console=progress_console):
+        results += label_batch([d.text for d in documents[start : start + size]])
+    return results
+
+
+def _triton_predictions(texts: list[str]) -> list:
+    import asyncio
+
+    from streams.settings import TritonSettings, WorkerSettings
+    from streams.triton_client import TritonStudent
+
+    async def run() -> list:
+        student = TritonStudent(TritonSettings())
+        size = WorkerSettings().batch_size
+        try:
+            results = []
+            for start in range(0, len(texts), size):
+                results += (await student.extract(texts[start : start + size])).annotations
+            return results
+        finally:
+            await student.close()
+
+    return asyncio.run(run())
 
 
 def _configure_logging() -> None:

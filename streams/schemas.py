@@ -46,7 +46,8 @@ class Timings(BaseModel):
 
 
 class Extraction(BaseModel):
-    """What the student found in one note (topic clinical.entities, key note_id)."""
+    """What a model found in one note: on topic clinical.entities (key note_id), and one line
+    of the JSON Lines files of `clinstream label` and `clinstream extract`."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     note_id: str
@@ -56,7 +57,12 @@ class Extraction(BaseModel):
     model_version: str
     entities: list[Entity]
     ade_pairs: list[AdePair]
-    timings: Timings
+    timings: Timings | None = Field(None, description="Set on the stream.")
+    text: str | None = Field(
+        None,
+        description="The note, in label files only, so they train on their own; "
+        "never on the stream.",
+    )
 
 
 class AdverseDrugEvent(BaseModel):

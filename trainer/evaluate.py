@@ -78,7 +78,12 @@ def evaluate(
     ).evaluate()
     report = {}
     for ours, theirs in (("strict", "strict"), ("lenient", "ent_type")):
-        scores = {label: _score(results["entities"][label][theirs]) for label in labels}
+        # A type neither in gold nor predicted has no score.
+        scores = {
+            label: _score(results["entities"][label][theirs])
+            for label in labels
+            if label in results["entities"]
+        }
         scores[MICRO] = _score(results["overall"][theirs])
         report[ours] = scores
     return Report(documents=len(gold), ade_pairs=_pair_score(gold, predicted), **report)

@@ -8,7 +8,9 @@ from trainer.teachers.ensemble import EnsembleTeacher
 from trainer.teachers.llm import LlmSettings, LlmTeacher, LlmTeacherError
 
 COUGH = "Started lisinopril for hypertension; two weeks later she developed a dry cough and lisinopril was stopped."  # noqa: E501
-HEMATURIA = "On warfarin and metoprolol. Hematuria noted, attributed to warfarin. Denies chest pain."
+HEMATURIA = (
+    "On warfarin and metoprolol. Hematuria noted, attributed to warfarin. Denies chest pain."
+)
 
 
 @pytest.fixture

@@ -15,6 +15,11 @@ class EnsembleTeacher:
         self.lexicon = lexicon
 
     @property
+    def usage(self):
+        """The reader's usage (tokens, cost), where it keeps one."""
+        return getattr(self.reader, "usage", None)
+
+    @property
     def version(self) -> str:
         return f"{self.reader.version}+{self.lexicon.version}"
 

@@ -1,0 +1,102 @@
+"""label -> train -> export -> extract -> evaluate, through the `clinstream` command."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from streams.cli import app
+from trainer.demo_corpus import demo_notes
+from trainer.teachers.lexicon import LexiconTeacher
+from trainer.versions import versions
+
+
+@pytest.fixture
+def notes_file(tmp_path):
+    path = tmp_path / "notes.jsonl"
+    notes = demo_notes(12, seed=5, prefix="batch")
+    path.write_text("".join(json.dumps({"note_id": n.note_id, "text": n.text}) + "\n"
+                            for n in notes))  # fmt: skip
+    return path, notes
+
+
+def write_brat(folder, notes, teacher):
+    """Gold in BRAT standoff, here the lexicon's own labels: plumbing, not accuracy."""
+    folder.mkdir()
+    for note in notes:
+        (folder / f"{note.note_id}.txt").write_text(note.text)
+        annotations = teacher.label(note.text)
+        lines = [f"T{i}\t{e.type.value} {e.start} {e.end}\t{e.text}"
+                 for i, e in enumerate(annotations.entities)]  # fmt: skip
+        index = {(e.start, e.end): i for i, e in enumerate(annotations.entities)}
+        lines += [f"R{i}\tADE Arg1:T{index[(p.drug.start, p.drug.end)]} "
+                  f"Arg2:T{index[(p.effect.start, p.effect.end)]}"
+                  for i, p in enumerate(annotations.ade_pairs)]  # fmt: skip
+        (folder / f"{note.note_id}.ann").write_text("\n".join(lines) + "\n")
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypatch):
+    monkeypatch.setenv("CLINSTREAM_STUDENT_BACKBONE", str(tiny_backbone))
+    monkeypatch.setenv("CLINSTREAM_STUDENT_MAX_LENGTH", "64")
+    monkeypatch.setenv("CLINSTREAM_STUDENT_STRIDE", "16")
+    monkeypatch.setenv("CLINSTREAM_TRAIN_EPOCHS", "2")
+    monkeypatch.setenv("CLINSTREAM_DATA_DIR", str(tmp_path / "data"))
+    notes_path, notes = notes_file
+    labels, run_dir, repo = tmp_path / "labels.jsonl", tmp_path / "run", tmp_path / "repo"
+
+    run("label", "--teacher", "lexicon", "--input", str(notes_path), "--output", str(labels))
+    lines = [json.loads(line) for line in labels.read_text().splitlines()]
+    assert [line["note_id"] for line in lines] == [n.note_id for n in notes]
+    assert all(line["text"] and line["model_name"] == "lexicon" for line in lines)
+    assert all(line["text"][e["start"] : e["end"]] == e["text"]
+               for line in lines for e in line["entities"])  # fmt: skip
+
+    run("train", "--labels", str(labels), "--output", str(run_dir))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train_documents"] == 12 and len(metrics["epochs"]) == 2
+    assert (run_dir / "weights" / "config.json").is_file()
+    assert (run_dir / "model.onnx").is_file()
+
+    run("export", str(run_dir), "--repository", str(repo))
+    assert versions(repo) == [1]
+
+    extractions = tmp_path / "extractions.jsonl"
+    run("extract", "--model", str(run_dir), "--input", str(notes_path), "--output",
+        str(extractions))  # fmt: skip
+    extracted = [json.loads(line) for line in extractions.read_text().splitlines()]
+    assert len(extracted) == 12 and all("text" not in line for line in extracted)
+
+    gold = tmp_path / "gold"
+    write_brat(gold, notes, LexiconTeacher())
+    report = json.loads(run("evaluate", "--gold", str(gold), "--format", "brat",
+                            "--predictions", str(extractions), "--json"))  # fmt: skip
+    assert set(report) >= {"strict", "lenient", "ade_pairs"}
+    assert set(report["strict"]["micro"]) == {"p", "r", "f1", "support"}
+
+    teacher_report = json.loads(run("evaluate", "--gold", str(gold), "--format", "brat",
+                                    "--teacher", "lexicon", "--json"))  # fmt: skip
+    assert teacher_report["strict"]["micro"]["f1"] == 1.0
+    assert teacher_report["ade_pairs"]["f1"] == 1.0
+
+
+def test_train_from_gold_with_a_dev_set_stops_early(tmp_path, tiny_backbone, monkeypatch):
+    monkeypatch.setenv("CLINSTREAM_STUDENT_BACKBONE", str(tiny_backbone))
+    monkeypatch.setenv("CLINSTREAM_STUDENT_MAX_LENGTH", "64")
+    monkeypatch.setenv("CLINSTREAM_STUDENT_STRIDE", "16")
+    monkeypatch.setenv("CLINSTREAM_TRAIN_EPOCHS", "6")
+    monkeypatch.setenv("CLINSTREAM_TRAIN_PATIENCE", "1")
+    monkeypatch.setenv("CLINSTREAM_TRAIN_LEARNING_RATE", "1e-9")  # nothing to gain: stops
+    gold = tmp_path / "gold"
+    write_brat(gold, demo_notes(6, seed=8, prefix="gold"), LexiconTeacher())
+    run("train", "--gold", str(gold), "--format", "brat", "--dev", str(gold),
+        "--output", str(tmp_path / "run"))  # fmt: skip
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["source"] == "gold"
+    assert len(metrics["epochs"]) < 6
+    assert all(epoch["dev_strict_micro_f1"] is not None for epoch in metrics["epochs"])

@@ -1,0 +1,65 @@
+"""JSON Lines in and out for the batch commands: notes or corpora in, Extraction lines out."""
+
+from pathlib import Path
+
+from models.spans import Annotations
+from streams.schemas import Extraction
+from trainer.corpora import CorpusFormat, Document, read_corpus
+
+
+def read_documents(path: Path, corpus_format: CorpusFormat = CorpusFormat.JSONL) -> list[Document]:
+    return read_corpus(path, corpus_format)
+
+
+def write_extractions(
+    path: Path,
+    documents: list[Document],
+    annotations: list[Annotations],
+    model_name: str,
+    model_version: str,
+    with_text: bool,
+) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for document, found in zip(documents, annotations, strict=True):
+            line = Extraction(
+                note_id=document.doc_id,
+                model_name=model_name,
+                model_version=model_version,
+                entities=found.entities,
+                ade_pairs=found.ade_pairs,
+                text=document.text if with_text else None,
+            )
+            out.write(line.model_dump_json(exclude_none=True) + "\n")
+    return len(documents)
+
+
+def read_extractions(path: Path) -> list[Extraction]:
+    with path.open() as lines:
+        return [Extraction.model_validate_json(line) for line in lines if line.strip()]
+
+
+def read_labels(path: Path) -> list[Document]:
+    """A label file of `clinstream label` as training documents."""
+    documents = []
+    for number, extraction in enumerate(read_extractions(path), 1):
+        if extraction.text is None:
+            raise ValueError(f"{path}:{number} has no text; write it with `clinstream label`")
+        documents.append(
+            Document(
+                doc_id=extraction.note_id,
+                text=extraction.text,
+                labels=Annotations(entities=extraction.entities, ade_pairs=extraction.ade_pairs),
+            )
+        )
+    return documents
+
+
+def align_predictions(
+    documents: list[Document], extractions: list[Extraction]
+) -> list[Annotations]:
+    """Predictions in the order of the gold documents; a document with none predicted is empty."""
+    by_id = {
+        e.note_id: Annotations(entities=e.entities, ade_pairs=e.ade_pairs) for e in extractions
+    }
+    return [by_id.get(d.doc_id, Annotations(entities=[], ade_pairs=[])) for d in documents]
