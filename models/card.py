@@ -19,6 +19,8 @@ class StudentCard(BaseModel):
     stride: int
     created_at: datetime
     teacher: str | None = None
+    # Shares of entity confidences per bin on held-out text: the drift reference.
+    confidence_reference: list[float] | None = None
 
     def save(self, directory: Path) -> None:
         (directory / CARD_FILE).write_text(self.model_dump_json(indent=2) + "\n")

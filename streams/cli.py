@@ -226,6 +226,51 @@ def evaluate(
     console.print(table)
 
 
+@app.command()
+def retrain() -> None:
+    """Train a candidate on the stored teacher labels; promote it only if it is no worse."""
+    from streams.settings import LoopSettings, RuntimeSettings, TritonSettings
+    from trainer.retrain import retrain as run_retrain
+
+    _configure_logging()
+    decision = run_retrain(LoopSettings(), TritonSettings(), RuntimeSettings(), _publish_decision)
+    console.print(decision.model_dump_json(indent=2))
+
+
+@app.command()
+def rollback() -> None:
+    """Retire the newest student version; Triton serves the previous one."""
+    from streams.settings import RuntimeSettings, TritonSettings
+    from trainer.retrain import rollback as run_rollback
+
+    _configure_logging()
+    decision = run_rollback(TritonSettings(), RuntimeSettings(), _publish_decision)
+    console.print(decision.model_dump_json(indent=2))
+
+
+def _publish_decision(decision) -> None:
+    """To clinical.model.decisions, so workers count it and operators see it."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    from streams.settings import KafkaSettings
+
+    kafka = KafkaSettings()
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                kafka.decisions_topic, decision.model_dump_json().encode("utf-8")
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
 bench = typer.Typer(help="Benchmarks that print measured figures.")
 app.add_typer(bench, name="bench")
 

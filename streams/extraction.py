@@ -16,6 +16,7 @@ from faust.types import EventT, TopicT
 from tritonclient.utils import InferenceServerException
 
 from streams import metrics
+from streams.sampling import Sampler
 from streams.schemas import (
     AdverseDrugEvent,
     ClinicalNote,
@@ -23,6 +24,7 @@ from streams.schemas import (
     DeadLetterReason,
     Extraction,
     NoteRejected,
+    TeacherRequest,
     Timings,
     parse_note,
 )
@@ -36,6 +38,7 @@ class OutputTopics:
     entities: TopicT
     ade: TopicT
     dead_letters: TopicT
+    teacher_requests: TopicT
 
 
 async def process_batch(
@@ -44,6 +47,7 @@ async def process_batch(
     topics: OutputTopics,
     max_note_chars: int,
     model_name: str,
+    sampler: Sampler,
 ) -> None:
     metrics.NOTES_IN.inc(len(events))
     notes: list[tuple[EventT, ClinicalNote]] = []
@@ -51,7 +55,7 @@ async def process_batch(
         try:
             notes.append((event, parse_note(event.value, max_note_chars)))
         except NoteRejected as rejection:
-            await _dead_letter(topics, event, rejection)
+            await dead_letter(topics, event, rejection)
     if not notes:
         return
 
@@ -66,7 +70,7 @@ async def process_batch(
                 f"Triton failed after retries with status {error.status()}",
                 note.note_id,
             )
-            await _dead_letter(topics, event, rejection)
+            await dead_letter(topics, event, rejection)
         return
 
     for (event, note), annotations in zip(notes, result.annotations, strict=True):
@@ -107,6 +111,11 @@ async def process_batch(
             )
             await topics.ade.send(key=key, value=ade.model_dump_json().encode("utf-8"))
         await topics.entities.send(key=key, value=extraction.model_dump_json().encode("utf-8"))
+        reason = sampler.choose(note.note_id, annotations)
+        if reason is not None:
+            request = TeacherRequest(note=note, student=extraction, reason=reason)
+            await topics.teacher_requests.send(key=key, value=request.model_dump_json().encode())
+            metrics.SAMPLES_SENT.labels(reason=reason.value).inc()
         metrics.NOTES_OUT.inc()
         metrics.ADE_PAIRS.inc(len(annotations.ade_pairs))
         for entity in annotations.entities:
@@ -114,7 +123,7 @@ async def process_batch(
         metrics.END_TO_END_LATENCY.observe(end_to_end)
 
 
-async def _dead_letter(topics: OutputTopics, event: EventT, rejection: NoteRejected) -> None:
+async def dead_letter(topics: OutputTopics, event: EventT, rejection: NoteRejected) -> None:
     message = event.message
     letter = DeadLetter(
         reason=rejection.reason,

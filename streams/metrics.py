@@ -29,3 +29,24 @@ BATCH_SIZE = Histogram(
 SERVING_VERSION = Gauge(
     "clinstream_serving_model_version", "Student version that answered the last request."
 )
+
+# The teacher slice (types and reasons are bounded label values).
+SAMPLES_SENT = Counter("clinstream_teacher_samples_total", "Notes sent to the teacher.", ["reason"])
+TEACHER_LATENCY = Histogram(
+    "clinstream_teacher_latency_seconds", "One teacher labelling.", buckets=_LATENCY_BUCKETS
+)
+TEACHER_COST = Counter("clinstream_teacher_cost_usd_total", "Teacher cost in US dollars.")
+TEACHER_FAILURES = Counter(
+    "clinstream_teacher_failures_total", "Teacher requests dead-lettered after retries."
+)
+AGREEMENT_F1 = Gauge(
+    "clinstream_agreement_f1", "Rolling strict F1 of student against teacher.", ["type"]
+)
+ENTITIES_PER_NOTE = Gauge(
+    "clinstream_entities_per_note", "Rolling entities per sampled note.", ["source", "type"]
+)
+DRIFT_SCORE = Gauge("clinstream_drift_score", "1 - rolling micro agreement F1.")
+CONFIDENCE_PSI = Gauge(
+    "clinstream_confidence_psi", "PSI of student confidences against the training reference."
+)
+RETRAINS = Counter("clinstream_retrains_total", "Retraining decisions.", ["outcome"])

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings
 from streams.settings import (
     PROJECT_ROOT,
     KafkaSettings,
+    LoopSettings,
     RuntimeSettings,
     TritonSettings,
     WorkerSettings,
@@ -211,6 +212,7 @@ def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
         "--model-control-mode=explicit",
         f"--load-model={triton.model_name}",
         "--exit-on-error=true",
+        "--exit-timeout-secs=5",
     ]
     env = {
         # The stub links this interpreter's libpython (else it finds the system's and fails)
@@ -243,6 +245,7 @@ def worker_service(
     kafka: KafkaSettings,
     triton: TritonSettings,
     worker: WorkerSettings,
+    loop: LoopSettings,
     runtime: RuntimeSettings,
 ) -> Service:
     """The Faust extraction worker."""
@@ -256,7 +259,7 @@ def worker_service(
         except httpx.HTTPError:
             return False
 
-    env = as_env(kafka, triton, worker, runtime)
+    env = as_env(kafka, triton, worker, loop, runtime)
     return Service("worker", command, runtime.log_dir / "worker.log", ready, env)
 
 
@@ -273,10 +276,12 @@ class EmbeddedRuntime:
         worker: WorkerSettings | None = None,
         runtime: RuntimeSettings | None = None,
         only: tuple[str, ...] = SERVICES,
+        loop: LoopSettings | None = None,
     ) -> None:
         self.kafka = kafka or KafkaSettings()
         self.triton = triton or TritonSettings()
         self.worker = worker or WorkerSettings()
+        self.loop = loop or LoopSettings()
         self.runtime = runtime or RuntimeSettings()
         unknown = set(only) - set(SERVICES)
         if unknown:
@@ -288,7 +293,9 @@ class EmbeddedRuntime:
         builders = {
             "broker": lambda: broker_service(self.kafka, self.runtime),
             "triton": lambda: triton_service(self.triton, self.runtime),
-            "worker": lambda: worker_service(self.kafka, self.triton, self.worker, self.runtime),
+            "worker": lambda: worker_service(
+                self.kafka, self.triton, self.worker, self.loop, self.runtime
+            ),
         }
         try:
             for name in SERVICES:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.spans import AdePair, Entity
+from models.spans import AdePair, Annotations, Entity
 
 SCHEMA_VERSION = 1
 JSON_SCHEMA_DIR = Path(__file__).parent / "jsonschema"
@@ -88,6 +88,7 @@ class DeadLetterReason(StrEnum):
     EMPTY_TEXT = "empty_text"
     NOTE_TOO_LONG = "note_too_long"
     INFERENCE_FAILED = "inference_failed"
+    TEACHER_FAILED = "teacher_failed"
 
 
 class DeadLetter(BaseModel):
@@ -150,11 +151,91 @@ def parse_note(payload: bytes, max_chars: int) -> ClinicalNote:
     return note
 
 
+class SampleReason(StrEnum):
+    RANDOM = "random"  # the deterministic slice by hash of note_id
+    UNCERTAIN = "uncertain"  # the student was unsure of some entity
+
+
+class TeacherRequest(BaseModel):
+    """A sampled note for the teacher (topic clinical.teacher.requests), with what the student
+    said, so agreement can be measured without asking the student again."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    note: ClinicalNote
+    student: Extraction
+    reason: SampleReason
+    requested_at: datetime = Field(default_factory=_now)
+
+    def student_annotations(self) -> Annotations:
+        return Annotations(entities=self.student.entities, ade_pairs=self.student.ade_pairs)
+
+
+class TeacherLabel(BaseModel):
+    """The teacher's reading of a sampled note beside the student's (topic
+    clinical.teacher.labels); the label store keeps these, with the text, for retraining."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    note_id: str
+    text: str
+    reason: SampleReason
+    teacher_name: str
+    teacher_version: str
+    teacher: Annotations
+    student: Annotations
+    student_model_version: str
+    teacher_seconds: float = Field(ge=0)
+    teacher_cost_usd: float = Field(0.0, ge=0)
+    labelled_at: datetime = Field(default_factory=_now)
+
+
+class DriftReport(BaseModel):
+    """Rolling agreement between student and teacher (topic clinical.drift)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    samples: int
+    agreement_f1: dict[str, float]  # entity type and "micro" -> strict F1, student vs teacher
+    student_entities_per_note: dict[str, float]
+    teacher_entities_per_note: dict[str, float]
+    confidence_psi: float | None
+    drift_score: float = Field(description="1 - micro agreement F1.")
+    threshold: float
+    drifted: bool
+    model_versions: list[str]
+    reported_at: datetime = Field(default_factory=_now)
+
+
+class Decision(StrEnum):
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+    ROLLED_BACK = "rolled_back"
+
+
+class ModelDecision(BaseModel):
+    """What a retrain or rollback did, with its figures (topic clinical.model.decisions)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    decision: Decision
+    reason: str
+    current_version: int | None
+    candidate_version: int | None = None
+    serving_version: int | None
+    current_f1: dict[str, float] = {}
+    candidate_f1: dict[str, float] = {}
+    tolerance: float | None = None
+    train_samples: int = 0
+    held_out_samples: int = 0
+    decided_at: datetime = Field(default_factory=_now)
+
+
 MESSAGES: dict[str, type[BaseModel]] = {
     "ClinicalNote": ClinicalNote,
     "Extraction": Extraction,
     "AdverseDrugEvent": AdverseDrugEvent,
     "DeadLetter": DeadLetter,
+    "TeacherRequest": TeacherRequest,
+    "TeacherLabel": TeacherLabel,
+    "DriftReport": DriftReport,
+    "ModelDecision": ModelDecision,
 }
 
 

@@ -13,7 +13,13 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from models.settings import DEFAULT_BACKBONE, StudentSettings
 from streams.runtime import EmbeddedRuntime
-from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings, WorkerSettings
+from streams.settings import (
+    KafkaSettings,
+    LoopSettings,
+    RuntimeSettings,
+    TritonSettings,
+    WorkerSettings,
+)
 from trainer.corpora import Document
 from trainer.demo_corpus import demo_notes
 from trainer.settings import TrainingSettings
@@ -78,22 +84,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def runtime(
-    tmp_path_factory: pytest.TempPathFactory, model_repository: Path
-) -> Iterator[EmbeddedRuntime]:
+def embedded_runtime(
+    tmp_path_factory: pytest.TempPathFactory, repository: Path, loop: LoopSettings
+) -> EmbeddedRuntime:
     """The real Tansu broker, tritonserver and Faust worker, on free ports."""
-    embedded = EmbeddedRuntime(
+    return EmbeddedRuntime(
         kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}", partitions=2),
         triton=TritonSettings(
             http_port=free_port(),
             grpc_port=free_port(),
             metrics_port=free_port(),
-            model_repository=model_repository,
+            model_repository=repository,
             retries=2,
         ),
         worker=WorkerSettings(metrics_port=free_port(), batch_size=8, max_note_chars=20_000),
         runtime=RuntimeSettings(data_dir=tmp_path_factory.mktemp("data")),
+        loop=loop,
     )
-    with embedded:
+
+
+@pytest.fixture(scope="session")
+def runtime(
+    tmp_path_factory: pytest.TempPathFactory, model_repository: Path
+) -> Iterator[EmbeddedRuntime]:
+    with embedded_runtime(tmp_path_factory, model_repository, LoopSettings()) as embedded:
         yield embedded

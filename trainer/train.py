@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from transformers import AutoTokenizer, PreTrainedModel, get_linear_schedule_with_warmup
 
 from models.card import StudentCard
+from models.confidence import confidence_histogram
 from models.decoding import decode_windows, softmax
 from models.export import export_student
 from models.labels import IGNORE_INDEX, LABELS, EntityType
@@ -156,6 +157,12 @@ def train_student(
                     break
 
     model.load_state_dict(best_state)
+    reference_texts = [d.text for d in (dev or labelled[:200])]
+    confidences = [
+        entity.confidence
+        for found in predict(model, tokenizer, reference_texts, student, device)
+        for entity in found.entities
+    ]
     card = StudentCard(
         name=f"student-{datetime.now(UTC):%Y%m%d%H%M%S}",
         backbone=student.backbone,
@@ -163,6 +170,7 @@ def train_student(
         stride=student.stride,
         created_at=datetime.now(UTC),
         teacher=source,
+        confidence_reference=confidence_histogram(confidences),
     )
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output_dir / WEIGHTS_DIR)

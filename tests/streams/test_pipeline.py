@@ -2,14 +2,11 @@
 
 import asyncio
 import json
-import time
 
-import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
-from streams.schemas import AdverseDrugEvent, ClinicalNote, DeadLetter, Extraction
+from streams.schemas import ClinicalNote
+from tests.streams.kafka_helpers import exchange, worker_metrics
 from trainer.demo_corpus import demo_notes, long_demo_note
 
 pytestmark = pytest.mark.integration
@@ -17,57 +14,6 @@ pytestmark = pytest.mark.integration
 SECRET = "Jane Doe MRN 998877"
 MALFORMED = b'{"note_id": "bad-json", "text": "' + SECRET.encode()
 EMPTY = json.dumps({"note_id": "empty-1", "text": "  "}).encode()
-
-
-async def exchange(kafka, notes, extra_payloads, expected_letters, timeout_s=120.0):
-    consumer = AIOKafkaConsumer(
-        kafka.entities_topic,
-        kafka.ade_topic,
-        kafka.dead_letter_topic,
-        bootstrap_servers=kafka.bootstrap,
-        auto_offset_reset="earliest",
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
-    await consumer.start()
-    await producer.start()
-    extractions, ades, letters = {}, [], []
-    try:
-        for note in notes:
-            await producer.send(kafka.notes_topic, note.model_dump_json().encode(),
-                                key=note.note_id.encode())  # fmt: skip
-        for payload in extra_payloads:
-            await producer.send(kafka.notes_topic, payload)
-        await producer.flush()
-        deadline = time.monotonic() + timeout_s
-        while len(extractions) < len(notes) or len(letters) < expected_letters:
-            assert time.monotonic() < deadline, "outputs did not arrive in time"
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    if record.topic == kafka.entities_topic:
-                        extraction = Extraction.model_validate_json(record.value)
-                        assert record.key == extraction.note_id.encode()
-                        extractions[extraction.note_id] = extraction
-                    elif record.topic == kafka.ade_topic:
-                        ades.append(AdverseDrugEvent.model_validate_json(record.value))
-                    else:
-                        letters.append(DeadLetter.model_validate_json(record.value))
-        # ADE events are sent before their note's Extraction; give stragglers a moment.
-        for records in (await consumer.getmany(timeout_ms=1000)).values():
-            ades += [AdverseDrugEvent.model_validate_json(r.value) for r in records
-                     if r.topic == kafka.ade_topic]  # fmt: skip
-    finally:
-        await producer.stop()
-        await consumer.stop()
-    return extractions, ades, letters
-
-
-def worker_metrics(runtime) -> dict[tuple[str, tuple], float]:
-    text = httpx.get(f"http://127.0.0.1:{runtime.worker.metrics_port}/metrics").text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 async def test_every_note_becomes_one_extraction_or_one_dead_letter(runtime):

@@ -1,0 +1,144 @@
+"""The teacher slice in the stream: label sampled notes, watch agreement, trigger retraining.
+
+The extraction path never waits on any of this: it only publishes TeacherRequests.
+"""
+
+import asyncio
+import logging
+import sys
+import time
+from functools import cache
+from pathlib import Path
+
+from faust.types import EventT
+
+from models.card import StudentCard
+from streams import metrics
+from streams.extraction import OutputTopics, dead_letter
+from streams.schemas import (
+    DeadLetterReason,
+    ModelDecision,
+    NoteRejected,
+    TeacherLabel,
+    TeacherRequest,
+)
+from streams.settings import LoopSettings
+from trainer.teachers import TeacherName, make_teacher
+from trainer.teachers.base import Teacher
+
+log = logging.getLogger(__name__)
+
+
+class TeacherCaller:
+    """Calls the configured teacher off the event loop, with a timeout and retries."""
+
+    def __init__(self, settings: LoopSettings) -> None:
+        self.settings = settings
+        self.teacher: Teacher = make_teacher(TeacherName(settings.teacher))
+
+    async def label(self, request: TeacherRequest) -> TeacherLabel:
+        delay = 1.0
+        for attempt in range(self.settings.teacher_retries + 1):
+            started = time.perf_counter()
+            cost_before = _cost(self.teacher)
+            try:
+                (annotations,) = await asyncio.wait_for(
+                    asyncio.to_thread(self.teacher.label_batch, [request.note.text]),
+                    self.settings.teacher_timeout_s,
+                )
+            except Exception as error:  # a teacher may fail in any way; all are retried
+                if attempt == self.settings.teacher_retries:
+                    raise
+                log.warning(
+                    "teacher %s failed (%s), retry %d", self.teacher.name, type(error).__name__,
+                    attempt + 1,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                delay *= 2
+                continue
+            seconds = time.perf_counter() - started
+            cost = max(0.0, _cost(self.teacher) - cost_before)
+            metrics.TEACHER_LATENCY.observe(seconds)
+            metrics.TEACHER_COST.inc(cost)
+            return TeacherLabel(
+                note_id=request.note.note_id,
+                text=request.note.text,
+                reason=request.reason,
+                teacher_name=self.teacher.name,
+                teacher_version=self.teacher.version,
+                teacher=annotations,
+                student=request.student_annotations(),
+                student_model_version=request.student.model_version,
+                teacher_seconds=round(seconds, 3),
+                teacher_cost_usd=cost,
+            )
+        raise AssertionError("unreachable")
+
+
+def _cost(teacher: Teacher) -> float:
+    usage = getattr(teacher, "usage", None)
+    return usage.cost_usd if usage is not None else 0.0
+
+
+async def label_request(
+    event: EventT, caller: TeacherCaller, labels_topic, topics: OutputTopics
+) -> TeacherLabel | None:
+    """One request -> a TeacherLabel, or a dead letter when the teacher keeps failing."""
+    request = TeacherRequest.model_validate_json(event.value)
+    try:
+        label = await caller.label(request)
+    except Exception as error:  # noqa: BLE001 (every teacher failure ends in the DLQ)
+        metrics.TEACHER_FAILURES.inc()
+        rejection = NoteRejected(
+            DeadLetterReason.TEACHER_FAILED,
+            f"teacher failed after retries: {type(error).__name__}",
+            request.note.note_id,
+        )
+        await dead_letter(topics, event, rejection)
+        return None
+    await labels_topic.send(
+        key=label.note_id.encode(), value=label.model_dump_json().encode("utf-8")
+    )
+    return label
+
+
+@cache
+def confidence_reference(repository: Path, model_name: str, version: str) -> list[float] | None:
+    """The drift reference saved with a served version, where this worker can read it."""
+    try:
+        return StudentCard.load(repository / model_name / version).confidence_reference
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+class RetrainTrigger:
+    """Starts `clinstream retrain` in a child process, one at a time, when due."""
+
+    def __init__(self, settings: LoopSettings) -> None:
+        self.settings = settings
+        self.new_samples = 0
+        self.running: asyncio.subprocess.Process | None = None
+
+    def count(self) -> None:
+        self.new_samples += 1
+
+    async def maybe_start(self, drifted: bool) -> bool:
+        if self.running is not None and self.running.returncode is None:
+            return False
+        due = (self.settings.retrain_every and self.new_samples >= self.settings.retrain_every) or (
+            self.settings.retrain_on_drift and drifted
+        )
+        if not due:
+            return False
+        log.info("starting a retrain after %d new samples (drifted: %s)", self.new_samples, drifted)
+        self.new_samples = 0
+        self.running = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "streams.cli", "retrain"
+        )
+        return True
+
+
+def count_decision(event: EventT) -> ModelDecision:
+    decision = ModelDecision.model_validate_json(event.value)
+    metrics.RETRAINS.labels(outcome=decision.decision.value).inc()
+    return decision
