@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.runtime import EmbeddedRuntime
-from streams.schemas import AdverseDrugEvent, ClinicalNote, DeadLetter, Extraction
-from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings
+from streams.schemas import AdverseDrugEvent, ClinicalNote, DeadLetter, DriftReport, Extraction
+from streams.settings import KafkaSettings, LoopSettings, RuntimeSettings, TritonSettings
 from trainer.demo_corpus import demo_notes, long_demo_note
 from trainer.settings import TrainingSettings
 from trainer.versions import publish_version, versions
@@ -26,6 +26,8 @@ _TRAIN_SEED = 7
 _STREAM_SEED = 2026
 _STREAM_NOTES = 24
 _MALFORMED = (b'{"note_id": "broken-1", "text": ', b'{"note_id": "empty-1", "text": "   "}')
+# The demo sends every note to the (free, offline) lexicon teacher to show the loop at once.
+_DEMO_LOOP = {"sample_rate": 1.0, "report_interval_s": 2.0, "teacher": "lexicon"}
 
 
 def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSettings) -> int:
@@ -67,6 +69,7 @@ async def _stream(kafka: KafkaSettings, notes: list[ClinicalNote], timeout_s: fl
         kafka.entities_topic,
         kafka.ade_topic,
         kafka.dead_letter_topic,
+        kafka.drift_topic,
         bootstrap_servers=kafka.bootstrap,
         auto_offset_reset="earliest",
     )
@@ -76,8 +79,9 @@ async def _stream(kafka: KafkaSettings, notes: list[ClinicalNote], timeout_s: fl
     extractions: dict[str, Extraction] = {}
     ades: list[AdverseDrugEvent] = []
     letters: list[DeadLetter] = []
+    drift: DriftReport | None = None
     try:
-        started = time.perf_counter()
+        started, elapsed = time.perf_counter(), 0.0
         for note in notes:
             await producer.send(
                 kafka.notes_topic, note.model_dump_json().encode(), key=note.note_id.encode()
@@ -86,9 +90,13 @@ async def _stream(kafka: KafkaSettings, notes: list[ClinicalNote], timeout_s: fl
             await producer.send(kafka.notes_topic, payload)
         await producer.flush()
         deadline = time.monotonic() + timeout_s
-        while (len(extractions) < len(notes) or len(letters) < len(_MALFORMED)) and (
-            time.monotonic() < deadline
-        ):
+        # Done when every note is out and a drift report covers every sampled note.
+        while (
+            len(extractions) < len(notes)
+            or len(letters) < len(_MALFORMED)
+            or drift is None
+            or drift.samples < len(notes)
+        ) and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
@@ -97,13 +105,16 @@ async def _stream(kafka: KafkaSettings, notes: list[ClinicalNote], timeout_s: fl
                         extractions[extraction.note_id] = extraction
                     elif record.topic == kafka.ade_topic:
                         ades.append(AdverseDrugEvent.model_validate_json(record.value))
+                    elif record.topic == kafka.drift_topic:
+                        drift = DriftReport.model_validate_json(record.value)
                     else:
                         letters.append(DeadLetter.model_validate_json(record.value))
-        elapsed = time.perf_counter() - started
+            if len(extractions) == len(notes) and not elapsed:
+                elapsed = time.perf_counter() - started
     finally:
         await producer.stop()
         await consumer.stop()
-    return extractions, ades, letters, elapsed
+    return extractions, ades, letters, drift, elapsed or time.perf_counter() - started
 
 
 def _print_note(console: Console, note: ClinicalNote, extraction: Extraction) -> None:
@@ -112,12 +123,12 @@ def _print_note(console: Console, note: ClinicalNote, extraction: Extraction) ->
         f"model v{extraction.model_version})",
         title_justify="left",
     )
-    for column in ("type", "start", "end", "text", "conf."):
+    for column in ("type", "start", "end", "text", "conf.", "negated"):
         table.add_column(column)
     for entity in extraction.entities:
         table.add_row(
             entity.type.value, str(entity.start), str(entity.end), entity.text,
-            f"{entity.confidence:.2f}",
+            f"{entity.confidence:.2f}", "negated" if entity.negated else "",
         )  # fmt: skip
     console.print(table)
     for pair in extraction.ade_pairs:
@@ -130,6 +141,7 @@ def _print_note(console: Console, note: ClinicalNote, extraction: Extraction) ->
 def run_demo(console: Console, timeout_s: float = 180.0) -> bool:
     """Returns True when every note came out as an Extraction or a dead letter."""
     kafka, triton, runtime = KafkaSettings(), TritonSettings(), RuntimeSettings()
+    loop = LoopSettings(**_DEMO_LOOP)
     ensure_student(console, triton, runtime)
     notes = [
         ClinicalNote(note_id=n.note_id, text=n.text, note_type=n.note_type, source="demo")
@@ -137,13 +149,13 @@ def run_demo(console: Console, timeout_s: float = 180.0) -> bool:
     ]
     with (
         console.status("starting broker, tritonserver and worker"),
-        EmbeddedRuntime(kafka, triton, runtime=runtime) as embedded,
+        EmbeddedRuntime(kafka, triton, runtime=runtime, loop=loop) as embedded,
     ):
         console.print(
             f"Runtime up: broker {kafka.bootstrap}, Triton {triton.grpc_url} (gRPC), "
             f"worker metrics :{embedded.worker.metrics_port}/metrics; logs in {runtime.log_dir}"
         )
-        extractions, ades, letters, elapsed = asyncio.run(_stream(kafka, notes, timeout_s))
+        extractions, ades, letters, drift, elapsed = asyncio.run(_stream(kafka, notes, timeout_s))
 
     for note in notes:
         if note.note_id in extractions:
@@ -167,5 +179,14 @@ def run_demo(console: Console, timeout_s: float = 180.0) -> bool:
             f"throughput: {len(extractions) / elapsed:.1f} notes/s  "
             f"end-to-end latency p50 {np.percentile(latencies, 50):.0f} ms, "
             f"p99 {np.percentile(latencies, 99):.0f} ms"
+        )
+    versions = sorted({x.model_version for x in extractions.values()})
+    console.print(f"serving student version: {', '.join(versions)}")
+    if drift is not None:
+        agreement = {label: round(f1, 3) for label, f1 in drift.agreement_f1.items()}
+        console.print(
+            f"teacher slice: {drift.samples} notes sampled; student-vs-teacher agreement "
+            f"(strict F1) {json.dumps(agreement)}; drift score {drift.drift_score:.3f} "
+            f"(threshold {drift.threshold}), confidence PSI {drift.confidence_psi}"
         )
     return len(extractions) == len(notes) and len(letters) == len(_MALFORMED)

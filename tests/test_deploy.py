@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 import streams.metrics  # noqa: F401  (registers the metrics)
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-_METRIC = re.compile(r"\bclinstream_[a-z_]+")
+_METRIC = re.compile(r"\bclinstream_[a-z0-9_]+")
 _SUFFIXES = ("_bucket", "_sum", "_count", "_total", "_created")
 
 
