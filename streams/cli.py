@@ -19,6 +19,9 @@ console = Console()
 progress_console = Console(stderr=True)
 
 FormatOption = Annotated[CorpusFormat, typer.Option("--format", help="Format of the input.")]
+NotesOption = Annotated[
+    Path, typer.Option("--input", help="Notes: JSON Lines of {note_id, text}, or a corpus.")
+]
 
 
 @app.command()
@@ -83,7 +86,7 @@ def schemas() -> None:
 @app.command()
 def label(
     teacher: Annotated[TeacherName, typer.Option(help="Which teacher labels the notes.")],
-    input: Annotated[Path, typer.Option(help="Notes: JSON Lines of {note_id, text}, or a corpus.")],
+    notes: NotesOption,
     output: Annotated[Path, typer.Option(help="Labels: JSON Lines of Extraction, with text.")],
     corpus_format: FormatOption = CorpusFormat.JSONL,
 ) -> None:
@@ -91,14 +94,12 @@ def label(
     from trainer.batch import read_documents, write_extractions
     from trainer.teachers import make_teacher
 
-    documents = read_documents(input, corpus_format)
+    documents = read_documents(notes, corpus_format)
     chosen = make_teacher(teacher)
     annotations = _in_chunks(f"{chosen.name} labelling", documents, chosen.label_batch)
     write_extractions(output, documents, annotations, chosen.name, chosen.version, with_text=True)
     console.print(f"labelled {len(documents)} notes with {chosen.version} into {output}")
-    usage = getattr(chosen, "usage", None) or getattr(
-        getattr(chosen, "reader", None), "usage", None
-    )
+    usage = getattr(chosen, "usage", None)
     if usage is not None:
         console.print(f"LLM usage: {usage.model_dump_json()}")
 
@@ -156,7 +157,7 @@ def export(
 @app.command()
 def extract(
     model: Annotated[Path, typer.Option(help="A run folder or a student version folder.")],
-    input: Annotated[Path, typer.Option(help="Notes: JSON Lines of {note_id, text}, or a corpus.")],
+    notes: NotesOption,
     output: Annotated[Path, typer.Option(help="JSON Lines of Extraction.")],
     corpus_format: FormatOption = CorpusFormat.JSONL,
 ) -> None:
@@ -164,7 +165,7 @@ def extract(
     from models.onnx_student import OnnxStudent
     from trainer.batch import read_documents, write_extractions
 
-    documents = read_documents(input, corpus_format)
+    documents = read_documents(notes, corpus_format)
     student = OnnxStudent(model)
     annotations = _in_chunks("extracting", documents, student.extract)
     write_extractions(
