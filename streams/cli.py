@@ -304,6 +304,41 @@ def bench_accuracy(
     console.print(f"wrote {output}; runs and accuracy.json in {workdir}")
 
 
+@bench.command("throughput")
+def bench_throughput(
+    model: Annotated[
+        Path | None, typer.Option(help="Student folder (default: newest served version).")
+    ] = None,
+    corpora: Annotated[Path, typer.Option(help="The shared corpora (MTSamples notes).")] = Path(
+        "../shared/corpora"
+    ),
+    notes: Annotated[int, typer.Option(help="How many notes.")] = 200,
+    batch_size: Annotated[int, typer.Option(help="Notes per call, as the worker batches.")] = 16,
+) -> None:
+    """Speed and memory of the student on real-length clinical notes."""
+    import json
+
+    from streams.settings import TritonSettings
+    from trainer.bench import run_throughput_benchmark
+    from trainer.corpora import read_corpus
+    from trainer.demo_corpus import demo_notes
+    from trainer.versions import MODEL_NAME, versions
+
+    if model is None:
+        repository = TritonSettings().model_repository
+        served = versions(repository)
+        if not served:
+            raise typer.BadParameter("no served version; pass --model or run `clinstream demo`")
+        model = repository / MODEL_NAME / str(served[-1])
+    source = corpora / "mtsamples" / "mtsamples_subset.csv"
+    if source.is_file():
+        texts = [d.text for d in read_corpus(source, CorpusFormat.MTSAMPLES)][:notes]
+    else:
+        console.print(f"{source} not found: timing synthetic demo notes instead")
+        texts = [n.text for n in demo_notes(notes, seed=1)]
+    console.print(json.dumps(run_throughput_benchmark(model, texts, batch_size), indent=2))
+
+
 def _in_chunks(what: str, documents, label_batch, size: int = 32) -> list:
     """Run label_batch over documents in chunks, with a progress bar."""
     from rich.progress import track

@@ -9,9 +9,11 @@ scored on the dev splits, which no model trains or stops on.
 
 import json
 import random
+import resource
 import time
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel
 
 from models.onnx_student import OnnxStudent
@@ -144,3 +146,30 @@ def markdown_table(summary: dict) -> str:
         f"({summary['extra_unlabelled_notes']} of them unlabelled clinical notes).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def run_throughput_benchmark(student_dir: Path, texts: list[str], batch_size: int) -> dict:
+    """Notes/s, tokens/s and batch latency of the ONNX student (the code Triton runs), and
+    the process's peak memory."""
+    student = OnnxStudent(student_dir)
+    student.extract(texts[:batch_size])  # warm-up: session and tokenizer caches
+    tokens = sum(len(ids) for ids in student.tokenizer(texts, verbose=False)["input_ids"])
+    latencies = []
+    started = time.perf_counter()
+    for start in range(0, len(texts), batch_size):
+        batch_started = time.perf_counter()
+        student.extract(texts[start : start + batch_size])
+        latencies.append(time.perf_counter() - batch_started)
+    seconds = time.perf_counter() - started
+    return {
+        "notes": len(texts),
+        "characters": sum(map(len, texts)),
+        "tokens": tokens,
+        "seconds": round(seconds, 2),
+        "notes_per_s": round(len(texts) / seconds, 2),
+        "tokens_per_s": round(tokens / seconds),
+        "batch_latency_p50_ms": round(float(np.percentile(latencies, 50)) * 1000),
+        "batch_latency_p99_ms": round(float(np.percentile(latencies, 99)) * 1000),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "providers": student.session.get_providers(),
+    }
