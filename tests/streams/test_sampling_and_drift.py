@@ -1,0 +1,84 @@
+from datetime import UTC, datetime, timedelta
+
+from models.confidence import confidence_histogram, population_stability_index
+from models.labels import EntityType
+from models.spans import Annotations, Entity
+from streams.drift import DriftMonitor
+from streams.label_store import LabelStore
+from streams.sampling import Sampler, in_slice
+from streams.schemas import SampleReason, TeacherLabel
+
+
+def annotations(*confidences: float, entity_type: EntityType = EntityType.DRUG) -> Annotations:
+    return Annotations(
+        entities=[
+            Entity(type=entity_type, start=i * 10, end=i * 10 + 5, text="abcde", confidence=c)
+            for i, c in enumerate(confidences)
+        ],  # fmt: skip
+        ade_pairs=[],
+    )
+
+
+def test_the_slice_is_deterministic_and_near_its_rate():
+    ids = [f"note-{i}" for i in range(20_000)]
+    chosen = [i for i in ids if in_slice(i, 0.02)]
+    assert chosen == [i for i in ids if in_slice(i, 0.02)]
+    assert 300 < len(chosen) < 500
+
+
+def test_uncertain_notes_are_sampled_and_the_cap_holds_per_minute():
+    now = [0.0]
+    sampler = Sampler(rate=0.0, uncertainty_threshold=0.6, max_per_minute=2, clock=lambda: now[0])
+    assert sampler.choose("a", annotations(0.9)) is None
+    assert sampler.choose("b", annotations(0.9, 0.4)) == SampleReason.UNCERTAIN
+    assert sampler.choose("c", annotations(0.5)) == SampleReason.UNCERTAIN
+    assert sampler.choose("d", annotations(0.5)) is None  # capped
+    now[0] = 61.0
+    assert sampler.choose("e", annotations(0.5)) == SampleReason.UNCERTAIN
+    assert Sampler(1.0, 0.0, 10).choose("f", annotations()) == SampleReason.RANDOM
+
+
+def label(note_id: str, teacher: Annotations, student: Annotations, days_ago: int = 0):
+    return TeacherLabel(
+        note_id=note_id, text="x" * 60, reason=SampleReason.RANDOM, teacher_name="lexicon",
+        teacher_version="lexicon-1", teacher=teacher, student=student,
+        student_model_version="3", teacher_seconds=0.1,
+        labelled_at=datetime.now(UTC) - timedelta(days=days_ago),
+    )  # fmt: skip
+
+
+def test_agreement_drift_score_and_confidence_shift():
+    reference = confidence_histogram([0.95] * 50)
+    monitor = DriftMonitor(window=3, threshold=0.3, psi_threshold=0.25,
+                           reference_for=lambda version: reference)  # fmt: skip
+    assert monitor.report() is None
+    same = annotations(0.95, 0.95)
+    monitor.add(label("a", same, same))
+    report = monitor.report()
+    assert report.agreement_f1["micro"] == 1.0 and not report.drifted
+    assert report.confidence_psi == 0.0
+    for note_id in "bcd":  # the window keeps the last 3: all disagree
+        monitor.add(label(note_id, same, annotations(0.3, entity_type=EntityType.ADE)))
+    report = monitor.report()
+    assert report.samples == 3
+    assert report.agreement_f1["micro"] == 0.0 and report.drift_score == 1.0 and report.drifted
+    assert report.confidence_psi > 0.25
+    assert report.student_entities_per_note["ADE"] == 1.0
+    assert report.teacher_entities_per_note["DRUG"] == 2.0
+
+
+def test_psi_is_zero_for_the_same_distribution():
+    shares = confidence_histogram([0.1, 0.5, 0.9])
+    assert population_stability_index(shares, shares) == 0.0
+
+
+def test_label_store_keeps_one_row_per_note_within_retention(tmp_path):
+    store = LabelStore(tmp_path / "labels.sqlite", retention_days=30)
+    empty = annotations()
+    store.add(label("a", empty, empty))
+    store.add(label("a", annotations(0.9), empty))  # re-delivered: replaces
+    store.add(label("old", empty, empty, days_ago=40))  # past retention: pruned
+    store.add(label("b", empty, empty))
+    assert [x.note_id for x in store.all()] == ["a", "b"]
+    assert store.all()[0].teacher.entities
+    assert LabelStore(tmp_path / "labels.sqlite", retention_days=30).count() == 2
