@@ -118,6 +118,7 @@ class RetrainTrigger:
         self.settings = settings
         self.new_samples = 0
         self.running: asyncio.subprocess.Process | None = None
+        self.command = [sys.executable, "-m", "streams.cli", "retrain"]
 
     def count(self) -> None:
         self.new_samples += 1
@@ -132,9 +133,7 @@ class RetrainTrigger:
             return False
         log.info("starting a retrain after %d new samples (drifted: %s)", self.new_samples, drifted)
         self.new_samples = 0
-        self.running = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "streams.cli", "retrain"
-        )
+        self.running = await asyncio.create_subprocess_exec(*self.command)
         return True
 
 

@@ -82,3 +82,22 @@ def test_label_store_keeps_one_row_per_note_within_retention(tmp_path):
     assert [x.note_id for x in store.all()] == ["a", "b"]
     assert store.all()[0].teacher.entities
     assert LabelStore(tmp_path / "labels.sqlite", retention_days=30).count() == 2
+
+
+async def test_retrain_starts_every_n_samples_or_on_drift_one_at_a_time():
+    import sys
+
+    from streams.settings import LoopSettings
+    from streams.teacher_loop import RetrainTrigger
+
+    trigger = RetrainTrigger(LoopSettings(retrain_every=2, retrain_on_drift=True))
+    trigger.command = [sys.executable, "-c", "import time; time.sleep(0.5)"]
+    trigger.count()
+    assert not await trigger.maybe_start(drifted=False)
+    trigger.count()
+    assert await trigger.maybe_start(drifted=False)
+    assert not await trigger.maybe_start(drifted=True)  # one retrain at a time
+    await trigger.running.wait()
+    assert await trigger.maybe_start(drifted=True)
+    await trigger.running.wait()
+    assert not await RetrainTrigger(LoopSettings()).maybe_start(drifted=True)  # both off
