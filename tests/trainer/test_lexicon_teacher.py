@@ -18,6 +18,15 @@ def test_finds_drugs_diseases_and_symptoms_at_exact_offsets(teacher):
     assert annotations.ade_pairs == []
 
 
+def test_phenotypes_only_hpo_names_are_symptoms(teacher):
+    # Neither phrase is in the MeSH disease lexicon; both are HPO phenotypic abnormalities.
+    annotations = teacher.label("Chest film: widened mediastinum, mediastinal lymphadenopathy.")
+    assert mentions(annotations) == [
+        (EntityType.SYMPTOM, "widened mediastinum"),
+        (EntityType.SYMPTOM, "mediastinal lymphadenopathy"),
+    ]
+
+
 def test_causal_cue_makes_an_adverse_effect_paired_with_its_drug(teacher):
     annotations = teacher.label("Lisinopril was discontinued due to angioedema.")
     assert mentions(annotations) == [
