@@ -11,11 +11,17 @@ def build_student(backbone: str) -> PreTrainedModel:
     # Its load report lists the new head and unused pooler as missing/unexpected: expected here.
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
-    return AutoModelForTokenClassification.from_pretrained(
+    return load_student(
         backbone,
         num_labels=len(LABELS),
         id2label=dict(enumerate(LABELS)),
         label2id=LABEL_TO_ID,
-        # Eager attention traces to ONNX with the padding mask intact.
-        attn_implementation="eager",
+    )
+
+
+def load_student(path: str, **config) -> PreTrainedModel:
+    """A token classifier from `path`, with the attention that exports to ONNX."""
+    # Eager attention traces to ONNX with the padding mask intact.
+    return AutoModelForTokenClassification.from_pretrained(
+        path, attn_implementation="eager", **config
     )

@@ -38,7 +38,7 @@ def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSet
         return existing[-1]
     from trainer.corpora import Document
     from trainer.teachers.lexicon import LexiconTeacher
-    from trainer.train import train_student
+    from trainer.train import distil_student
 
     training = TrainingSettings()
     console.print(
@@ -54,7 +54,7 @@ def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSet
         ]
     run_dir = runtime.data_dir / "runs" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     started = time.perf_counter()
-    train_student(documents, run_dir, source=teacher.name)
+    distil_student(documents, run_dir, source=teacher.name)
     version = publish_version(run_dir, triton.model_repository)
     console.print(
         f"Distilled in {time.perf_counter() - started:.0f}s; published as "

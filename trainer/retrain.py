@@ -25,7 +25,7 @@ from streams.schemas import Decision, ModelDecision, TeacherLabel
 from streams.settings import LoopSettings, RuntimeSettings, TritonSettings
 from trainer.corpora import Document
 from trainer.evaluate import OUR_TYPES, evaluate
-from trainer.train import train_student
+from trainer.train import distil_student
 from trainer.versions import MODEL_NAME, publish_version, versions
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def retrain(
 
     run_dir = runtime.data_dir / "runs" / f"retrain-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     started = time.perf_counter()
-    train_student(_documents(train), run_dir, source=train[0].teacher_version)
+    distil_student(_documents(train), run_dir, source=train[0].teacher_version)
     log.info("candidate trained in %.0fs on %d samples", time.perf_counter() - started, len(train))
     candidate_f1 = _f1(run_dir, held_out)
     current_f1 = (

@@ -17,4 +17,21 @@ class TrainingSettings(BaseSettings):
     class_weight_power: float = Field(
         0.5, ge=0, description="0: no class weighting; 1: inverse label frequency."
     )
+    o_token_keep: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Share of O-labelled tokens that count in the loss, drawn anew each batch. "
+        "Below 1, a mention the teacher missed costs the student less (negative sampling, "
+        "Li et al. 2021).",
+    )
+    self_training_rounds: int = Field(
+        0,
+        ge=0,
+        description="Distillation only: rounds in which the student's confident mentions that "
+        "no teacher mention overlaps join the teacher's labels and a fresh student trains.",
+    )
+    self_training_threshold: float = Field(
+        0.9, gt=0, le=1, description="Confidence a student mention needs to join the labels."
+    )
     demo_train_notes: int = Field(160, ge=1, description="Synthetic notes the demo distils on.")

@@ -23,10 +23,10 @@ from models.card import StudentCard
 from models.confidence import confidence_histogram
 from models.decoding import decode_windows, softmax
 from models.export import export_student
-from models.labels import IGNORE_INDEX, LABELS, EntityType
-from models.network import build_student
+from models.labels import IGNORE_INDEX, LABEL_TO_ID, LABELS, OUTSIDE, EntityType
+from models.network import build_student, load_student
 from models.settings import StudentSettings
-from models.spans import Annotations
+from models.spans import Annotations, Entity
 from models.windows import Windows, encode_windows, label_windows
 from trainer.corpora import Document
 from trainer.evaluate import MICRO, OUR_TYPES, evaluate
@@ -123,9 +123,8 @@ def train_student(
                     input_ids=input_ids[batch, :length].to(device),
                     attention_mask=attention_mask[batch, :length].to(device),
                 ).logits
-                loss = loss_function(
-                    logits.reshape(-1, len(LABELS)), targets[batch, :length].reshape(-1).to(device)
-                )
+                target = _sample_outside(targets[batch, :length], training.o_token_keep, generator)
+                loss = loss_function(logits.reshape(-1, len(LABELS)), target.reshape(-1).to(device))
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
@@ -193,6 +192,56 @@ def train_student(
     return metrics
 
 
+def distil_student(
+    documents: list[Document],
+    output_dir: Path,
+    source: str,
+    dev: list[Document] | None = None,
+    dev_types: dict[EntityType, str] = OUR_TYPES,
+    student: StudentSettings | None = None,
+    training: TrainingSettings | None = None,
+) -> RunMetrics:
+    """Train on a teacher's labels, then self-train (BOND, Liang et al. 2020, with hard labels).
+
+    The teacher's misses are the student's misses too unless it gets to learn from what it
+    generalises to: each round, the mentions the last student finds with confidence at or above
+    the threshold where the teacher found nothing join the labels, and a fresh student trains on
+    them. Early stopping uses the same dev set each round.
+    """
+    student = student or StudentSettings()
+    training = training or TrainingSettings()
+    metrics = train_student(documents, output_dir, source, dev, dev_types, student, training)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    for _ in range(training.self_training_rounds):
+        model = load_student(str(output_dir / WEIGHTS_DIR)).to(device)
+        tokenizer = AutoTokenizer.from_pretrained(output_dir)
+        found = predict(model, tokenizer, [d.text for d in documents], student, device)
+        documents = [
+            _with_confident_additions(doc, more.entities, training.self_training_threshold)
+            for doc, more in zip(documents, found, strict=True)
+        ]
+        metrics = train_student(
+            documents, output_dir, f"{source}+self-training", dev, dev_types, student, training
+        )
+    return metrics
+
+
+def _with_confident_additions(
+    document: Document, found: list[Entity], threshold: float
+) -> Document:
+    labelled = document.labels.entities
+    added = [
+        e
+        for e in found
+        if e.confidence >= threshold
+        and not any(e.start < other.end and other.start < e.end for other in labelled)
+    ]
+    entities = sorted([*labelled, *added], key=lambda e: e.start)
+    return document.model_copy(
+        update={"labels": document.labels.model_copy(update={"entities": entities})}
+    )
+
+
 @torch.no_grad()
 def predict(
     model: PreTrainedModel,
@@ -215,6 +264,16 @@ def predict(
         ).logits
         chunks.append(logits.float().cpu().numpy())
     return decode_windows(texts, windows, softmax(np.concatenate(chunks)))
+
+
+def _sample_outside(target: torch.Tensor, keep: float, generator: torch.Generator) -> torch.Tensor:
+    """The batch's targets with all but a random share `keep` of O tokens ignored."""
+    if keep >= 1:
+        return target
+    dropped = (target == LABEL_TO_ID[OUTSIDE]) & (
+        torch.rand(target.shape, generator=generator) >= keep
+    )
+    return target.masked_fill(dropped, IGNORE_INDEX)
 
 
 def _class_weights(targets: torch.Tensor, power: float) -> torch.Tensor:

@@ -1,6 +1,13 @@
 import pytest
 
 from models.card import ONNX_FILE, StudentCard
+from models.labels import EntityType
+from models.settings import StudentSettings
+from models.spans import Annotations, Entity
+from tests.conftest import TINY_TRAINING
+from trainer.corpora import Document
+from trainer.demo_corpus import demo_notes
+from trainer.train import _with_confident_additions, distil_student
 from trainer.versions import MODEL_NAME, publish_version, versions
 
 
@@ -28,3 +35,42 @@ def test_publish_adds_the_next_version_with_the_backend_entry_point(tiny_student
 def test_publish_refuses_a_directory_that_is_not_a_student(tmp_path):
     with pytest.raises(FileNotFoundError, match="not an exported student"):
         publish_version(tmp_path, tmp_path / "repo")
+
+
+def test_self_training_adds_confident_student_mentions_to_the_teacher_labels(
+    tiny_backbone, teacher, tmp_path
+):
+    """One self-training round trains a second student; its source says so."""
+    notes = demo_notes(24, seed=2, prefix="self")
+    documents = [
+        Document(doc_id=n.note_id, text=n.text, labels=teacher.label(n.text)) for n in notes
+    ]
+    training = TINY_TRAINING.model_copy(
+        update={"epochs": 3, "self_training_rounds": 1, "self_training_threshold": 0.5,
+                "o_token_keep": 0.5}
+    )  # fmt: skip
+    metrics = distil_student(
+        documents,
+        tmp_path,
+        teacher.name,
+        dev=documents[:4],
+        student=StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16),
+        training=training,
+    )
+    assert metrics.source == "lexicon+self-training"
+    assert StudentCard.load(tmp_path).teacher == "lexicon+self-training"
+
+
+def test_confident_additions_never_overlap_a_teacher_mention():
+    text = "rash after amoxicillin and nausea"
+    labelled = Entity(type=EntityType.DRUG, start=11, end=22, text="amoxicillin", confidence=1.0)
+    document = Document(
+        doc_id="n", text=text, labels=Annotations(entities=[labelled], ade_pairs=[])
+    )
+    found = [
+        Entity(type=EntityType.SYMPTOM, start=0, end=4, text="rash", confidence=0.95),
+        Entity(type=EntityType.DISEASE, start=11, end=33, text=text[11:33], confidence=0.99),
+        Entity(type=EntityType.SYMPTOM, start=27, end=33, text="nausea", confidence=0.6),
+    ]
+    merged = _with_confident_additions(document, found, threshold=0.9)
+    assert [(e.start, e.end) for e in merged.labels.entities] == [(0, 4), (11, 22)]
