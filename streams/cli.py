@@ -120,7 +120,7 @@ def train(
     """Train a student from teacher labels or gold; writes weights, tokenizer, ONNX, metrics."""
     from trainer.batch import read_documents, read_labels
     from trainer.evaluate import OUR_TYPES, SCORED_TYPES
-    from trainer.train import train_student
+    from trainer.train import distil_student, train_student
 
     if (labels is None) == (gold is None):
         raise typer.BadParameter("give exactly one of --labels and --gold")
@@ -132,7 +132,8 @@ def train(
         dev_format = dev_format or corpus_format
         dev_documents = read_documents(dev, dev_format)
         dev_types = SCORED_TYPES.get(dev_format, OUR_TYPES)
-    metrics = train_student(documents, output, source, dev=dev_documents, dev_types=dev_types)
+    fit = distil_student if labels else train_student
+    metrics = fit(documents, output, source, dev=dev_documents, dev_types=dev_types)
     console.print(
         f"trained on {metrics.train_documents} documents ({metrics.train_windows} windows) in "
         f"{metrics.train_seconds:.0f}s on {metrics.device}; best epoch {metrics.best_epoch}; "
@@ -287,6 +288,9 @@ def bench_accuracy(
     extra_notes: Annotated[
         int, typer.Option(help="Unlabelled MTSamples/deid notes added to distillation.")
     ] = 200,
+    reuse_labels: Annotated[
+        bool, typer.Option(help="Reuse the teacher labels an earlier run saved (no lexicons).")
+    ] = False,
 ) -> None:
     """Teacher vs distilled student vs supervised student on PHEE dev and BC5CDR dev."""
     from streams.settings import RuntimeSettings
@@ -296,7 +300,7 @@ def bench_accuracy(
     if not corpora.is_dir():
         raise typer.BadParameter(f"{corpora} not found; pass --corpora")
     workdir = RuntimeSettings().data_dir / "bench"
-    summary = run_accuracy_benchmark(corpora, workdir, extra_notes)
+    summary = run_accuracy_benchmark(corpora, workdir, extra_notes, reuse_labels)
     table = markdown_table(summary)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(table)

@@ -7,6 +7,7 @@ different types), with a held-out part of the gold training split for early stop
 scored on the dev splits, which no model trains or stops on.
 """
 
+import hashlib
 import json
 import random
 import resource
@@ -14,15 +15,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from pydantic import BaseModel
 
 from models.onnx_student import OnnxStudent
+from models.spans import Annotations
 from trainer.corpora import CorpusFormat, Document, read_corpus
-from trainer.evaluate import MICRO, OUR_TYPES, SCORED_TYPES, Report, evaluate
-from trainer.teachers.lexicon import LexiconTeacher
-from trainer.train import train_student
+from trainer.evaluate import MICRO, SCORED_TYPES, Report, evaluate
+from trainer.settings import TrainingSettings
+from trainer.train import RunMetrics, distil_student, train_student
 
 _HELD_OUT = 0.1
+TEACHER_LABELS_FILE = "teacher-labels.json"
 
 
 class Corpus(BaseModel):
@@ -49,9 +53,22 @@ def _split(documents: list[Document], seed: int) -> tuple[list[Document], list[D
     return shuffled[cut:], shuffled[:cut]
 
 
-def run_accuracy_benchmark(root: Path, workdir: Path, extra_notes: int, seed: int = 13) -> dict:
-    """Train and score every model; returns {model: {corpus: Report}} and timings."""
-    teacher = LexiconTeacher()
+class BenchData(BaseModel):
+    """Gold splits, and the teacher's labels of the distillation text and of the dev splits."""
+
+    corpora: list[Corpus]
+    train: dict[str, list[Document]]
+    dev: dict[str, list[Document]]
+    distill: list[Document]
+    teacher_dev: dict[str, list[Annotations]]
+    teacher: str
+    extra_unlabelled_notes: int
+
+
+def prepare(
+    root: Path, workdir: Path, extra_notes: int, reuse_labels: bool, seed: int
+) -> BenchData:
+    """Read the corpora and have the lexicon teacher label them (or reuse its saved labels)."""
     sets = corpora(root)
     train = {c.name: read_corpus(c.train, c.corpus_format) for c in sets}
     dev = {c.name: read_corpus(c.dev, c.corpus_format) for c in sets}
@@ -61,54 +78,103 @@ def run_accuracy_benchmark(root: Path, workdir: Path, extra_notes: int, seed: in
     ]
     random.Random(seed).shuffle(unlabelled)
     unlabelled = unlabelled[:extra_notes]
+    distill = [d for name in train for d in train[name]] + unlabelled
+    texts = [d.text for d in distill] + [d.text for c in sets for d in dev[c.name]]
+    teacher, labels = _teacher_labels(texts, workdir / TEACHER_LABELS_FILE, reuse_labels)
+    by_text = dict(zip(texts, labels, strict=True))
+    return BenchData(
+        corpora=sets,
+        train=train,
+        dev=dev,
+        distill=[d.model_copy(update={"labels": by_text[d.text]}) for d in distill],
+        teacher_dev={c.name: [by_text[d.text] for d in dev[c.name]] for c in sets},
+        teacher=teacher,
+        extra_unlabelled_notes=len(unlabelled),
+    )
 
-    def score(predict) -> dict[str, Report]:
+
+def _teacher_labels(
+    texts: list[str], labels_file: Path, reuse: bool
+) -> tuple[str, list[Annotations]]:
+    """The lexicon teacher's labels, saved beside the runs; `reuse` reads them back instead, so
+    a re-run with other training settings, or on a machine without the lexicons, skips them."""
+    if reuse:
+        saved = json.loads(labels_file.read_text())
+        by_hash = {key: Annotations.model_validate(value) for key, value in saved["labels"].items()}
+        missing = sum(_text_hash(text) not in by_hash for text in texts)
+        if missing:
+            raise ValueError(f"{labels_file} lacks labels for {missing} texts; run without reuse")
+        return saved["teacher"], [by_hash[_text_hash(text)] for text in texts]
+    # Imported here: reusing saved labels needs none of the lexicon packages.
+    from trainer.teachers.lexicon import LexiconTeacher
+
+    teacher = LexiconTeacher()
+    labels = teacher.label_batch(texts)
+    labels_file.parent.mkdir(parents=True, exist_ok=True)
+    saved = {_text_hash(t): a.model_dump(mode="json") for t, a in zip(texts, labels, strict=True)}
+    labels_file.write_text(json.dumps({"teacher": teacher.version, "labels": saved}))
+    return teacher.version, labels
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_accuracy_benchmark(
+    root: Path, workdir: Path, extra_notes: int, reuse_labels: bool = False, seed: int = 13
+) -> dict:
+    """Train and score every model; returns {model: {corpus: Report}} and timings."""
+    data = prepare(root, workdir, extra_notes, reuse_labels, seed)
+
+    def score(predictions: dict[str, list[Annotations]]) -> dict[str, Report]:
         return {
             c.name: evaluate(
-                [d.labels for d in dev[c.name]],
-                predict([d.text for d in dev[c.name]]),
+                [d.labels for d in data.dev[c.name]],
+                predictions[c.name],
                 SCORED_TYPES[c.corpus_format],
             )
-            for c in sets
+            for c in data.corpora
         }
 
-    results: dict[str, dict[str, Report]] = {"lexicon teacher": score(teacher.label_batch)}
-    seconds: dict[str, float] = {}
+    def extract_dev(run: Path) -> dict[str, list[Annotations]]:
+        student = OnnxStudent(run)
+        return {c.name: student.extract([d.text for d in data.dev[c.name]]) for c in data.corpora}
 
-    distill_texts = [d for name in train for d in train[name]] + unlabelled
-    teacher_labelled = [
-        Document(doc_id=d.doc_id, text=d.text, labels=label)
-        for d, label in zip(distill_texts, teacher.label_batch([d.text for d in distill_texts]),
-                            strict=True)
-    ]  # fmt: skip
-    fit, stop = _split(teacher_labelled, seed)
-    started = time.perf_counter()
-    train_student(fit, workdir / "distilled", teacher.name, dev=stop, dev_types=OUR_TYPES)
-    seconds["distilled student"] = time.perf_counter() - started
-    results["distilled student"] = score(OnnxStudent(workdir / "distilled").extract)
+    results: dict[str, dict[str, Report]] = {"lexicon teacher": score(data.teacher_dev)}
+    runs: dict[str, RunMetrics] = {}
+
+    fit, stop = _split(data.distill, seed)
+    runs["distilled student"] = distil_student(fit, workdir / "distilled", "lexicon", dev=stop)
+    results["distilled student"] = score(extract_dev(workdir / "distilled"))
 
     supervised: dict[str, Report] = {}
-    for corpus in sets:
-        fit, stop = _split(train[corpus.name], seed)
+    for corpus in data.corpora:
+        fit, stop = _split(data.train[corpus.name], seed)
         run = workdir / f"supervised-{corpus.name.lower()}"
-        started = time.perf_counter()
-        train_student(fit, run, "gold", dev=stop, dev_types=SCORED_TYPES[corpus.corpus_format])
-        seconds[f"supervised student ({corpus.name})"] = time.perf_counter() - started
-        student = OnnxStudent(run)
-        supervised[corpus.name] = evaluate(
-            [d.labels for d in dev[corpus.name]],
-            student.extract([d.text for d in dev[corpus.name]]),
-            SCORED_TYPES[corpus.corpus_format],
+        types = SCORED_TYPES[corpus.corpus_format]
+        runs[f"supervised student ({corpus.name})"] = train_student(
+            fit, run, "gold", dev=stop, dev_types=types
         )
+        supervised[corpus.name] = score(extract_dev(run))[corpus.name]
     results["supervised student"] = supervised
     summary = {
         "results": {m: {c: r.model_dump() for c, r in rs.items()} for m, rs in results.items()},
-        "train_seconds": {k: round(v) for k, v in seconds.items()},
-        "distill_documents": len(teacher_labelled),
-        "extra_unlabelled_notes": len(unlabelled),
+        "train_seconds": {k: round(r.train_seconds) for k, r in runs.items()},
+        "best_epochs": {k: r.best_epoch for k, r in runs.items()},
+        "device": _device_name(next(iter(runs.values())).device),
+        "training": TrainingSettings().model_dump(),
+        "teacher": data.teacher,
+        "distill_documents": len(data.distill),
+        "extra_unlabelled_notes": data.extra_unlabelled_notes,
     }
     (workdir / "accuracy.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name()
+    return f"CPU, {torch.get_num_threads()} threads"
 
 
 def markdown_table(summary: dict) -> str:
@@ -138,10 +204,17 @@ def markdown_table(summary: dict) -> str:
                 f"| {corpus} | ADE pairs | " + " | ".join(f"{p:.3f}" for p in pairs)
                 + f" | {100 * (pairs[1] - pairs[0]):+.1f} | {100 * (pairs[2] - pairs[1]):+.1f} |"
             )  # fmt: skip
-    timing = ", ".join(f"{k} {v} s" for k, v in summary["train_seconds"].items())
+    timing = ", ".join(
+        f"{k} {v} s (best epoch {summary['best_epochs'][k]})"
+        for k, v in summary["train_seconds"].items()
+    )
+    training = summary["training"]
     lines += [
         "",
-        f"Training time on this machine: {timing}. Distilled on "
+        f"Training on {summary['device']}: {timing}; at most {training['epochs']} epochs, "
+        f"batch {training['batch_size']}, learning rate {training['learning_rate']}, "
+        f"{training['self_training_rounds']} self-training rounds, O-token keep "
+        f"{training['o_token_keep']}. Distilled on "
         f"{summary['distill_documents']} teacher-labelled texts "
         f"({summary['extra_unlabelled_notes']} of them unlabelled clinical notes).",
     ]
