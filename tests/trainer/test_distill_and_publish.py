@@ -1,13 +1,14 @@
 import pytest
+import torch
 
 from models.card import ONNX_FILE, StudentCard
-from models.labels import EntityType
+from models.labels import IGNORE_INDEX, LABEL_TO_ID, OUTSIDE, EntityType
 from models.settings import StudentSettings
 from models.spans import Annotations, Entity
 from tests.conftest import TINY_TRAINING
 from trainer.corpora import Document
 from trainer.demo_corpus import demo_notes
-from trainer.train import _with_confident_additions, distil_student
+from trainer.train import _sample_outside, _with_confident_additions, distil_student
 from trainer.versions import MODEL_NAME, publish_version, versions
 
 
@@ -74,3 +75,12 @@ def test_confident_additions_never_overlap_a_teacher_mention():
     ]
     merged = _with_confident_additions(document, found, threshold=0.9)
     assert [(e.start, e.end) for e in merged.labels.entities] == [(0, 4), (11, 22)]
+
+
+def test_outside_sampling_ignores_only_o_tokens():
+    target = torch.tensor([[LABEL_TO_ID[OUTSIDE]] * 200 + [LABEL_TO_ID["B-DRUG"]] * 50])
+    generator = torch.Generator().manual_seed(0)
+    assert torch.equal(_sample_outside(target, 1.0, generator), target)
+    sampled = _sample_outside(target, 0.5, generator)
+    assert torch.equal(sampled[0, 200:], target[0, 200:])
+    assert 60 < int((sampled[0, :200] == IGNORE_INDEX).sum()) < 140
