@@ -51,10 +51,51 @@ def decode_windows(
     ]
 
 
+def _transition_scores() -> tuple[np.ndarray, np.ndarray]:
+    """Log-space scores of BIO's rules: I-X may only follow B-X or I-X, nor open a note."""
+    parts = [split_label(label) for label in LABELS]
+    allowed = np.array(
+        [
+            [inside != "I" or (before in ("B", "I") and before_type == inside_type)
+             for inside, inside_type in parts]
+            for before, before_type in parts
+        ]
+    )  # fmt: skip
+    starts = np.array([prefix != "I" for prefix, _ in parts])
+    return np.where(allowed, 0.0, -np.inf), np.where(starts, 0.0, -np.inf)
+
+
+_TRANSITIONS, _STARTS = _transition_scores()
+
+
+def best_label_path(probabilities: np.ndarray) -> list[int]:
+    """The most probable label sequence (words x labels) that is valid BIO (Viterbi).
+
+    Word-by-word argmax can end a mention on a word whose type flips ("B-DISEASE I-SYMPTOM"),
+    or start one mid-phrase; each such slip costs an exact-span match, so decode jointly.
+    """
+    log_probabilities = np.log(np.maximum(probabilities, 1e-12))
+    scores = _STARTS + log_probabilities[0]
+    backpointers = []
+    for word_scores in log_probabilities[1:]:
+        candidates = scores[:, None] + _TRANSITIONS
+        backpointers.append(candidates.argmax(axis=0))
+        scores = candidates.max(axis=0) + word_scores
+    path = [int(scores.argmax())]
+    for pointers in reversed(backpointers):
+        path.append(int(pointers[path[-1]]))
+    return path[::-1]
+
+
 def decode_entities(
     text: str, spans: dict[int, tuple[int, int]], probabilities: dict[int, np.ndarray]
 ) -> list[Entity]:
-    """BIO-decode words in note order; an I- label that continues nothing starts an entity."""
+    """Words in note order -> entities, along the best valid BIO path; an entity's confidence
+    is the mean probability of its words' labels."""
+    words = sorted(probabilities)
+    if not words:
+        return []
+    path = best_label_path(np.stack([probabilities[word] for word in words]))
     entities: list[Entity] = []
     current: tuple[EntityType, int, int, list[float]] | None = None
 
@@ -71,15 +112,14 @@ def decode_entities(
                 )
             )
 
-    for word in sorted(probabilities):
-        label_id = int(np.argmax(probabilities[word]))
+    for word, label_id in zip(words, path, strict=True):
         score = float(probabilities[word][label_id])
         prefix, entity_type = split_label(LABELS[label_id])
         start, end = spans[word]
         if entity_type is None:
             close()
             current = None
-        elif prefix == "I" and current is not None and current[0] == entity_type:
+        elif prefix == "I" and current is not None:
             current = (entity_type, current[1], end, [*current[3], score])
         else:
             close()

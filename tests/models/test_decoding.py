@@ -22,12 +22,29 @@ def test_bio_words_become_entities_at_character_offsets():
     assert entity.confidence == 0.8
 
 
-def test_inside_label_without_begin_starts_an_entity_and_type_change_splits():
-    text = "a b c"
-    spans = {0: (0, 1), 1: (2, 3), 2: (4, 5)}
-    probabilities = {0: one_hot("I-DRUG"), 1: one_hot("I-ADE"), 2: one_hot("I-ADE")}
-    entities = decode_entities(text, spans, probabilities)
-    assert [(e.type, e.text) for e in entities] == [(EntityType.DRUG, "a"), (EntityType.ADE, "b c")]
+def mix(**scores: float) -> np.ndarray:
+    """Probabilities {label, "_" for "-": p}; the other labels share what is left."""
+    vector = np.full(len(LABELS), (1 - sum(scores.values())) / (len(LABELS) - len(scores)))
+    for label, score in scores.items():
+        vector[LABEL_TO_ID[label.replace("_", "-")]] = score
+    return vector
+
+
+def test_a_type_that_flips_inside_a_mention_does_not_split_it():
+    text = "atrial fibrillation"
+    spans = {0: (0, 6), 1: (7, 19)}
+    # Word by word this reads B-DISEASE I-SYMPTOM: two mentions, neither exact.
+    probabilities = {0: one_hot("B-DISEASE"), 1: mix(I_SYMPTOM=0.5, I_DISEASE=0.4)}
+    (entity,) = decode_entities(text, spans, probabilities)
+    assert (entity.type, entity.text, entity.confidence) == (EntityType.DISEASE, text, 0.65)
+
+
+def test_an_inside_label_cannot_open_a_mention():
+    text = "took warfarin"
+    spans = {0: (0, 4), 1: (5, 13)}
+    probabilities = {0: one_hot("O"), 1: mix(I_DRUG=0.6, B_DRUG=0.3)}
+    (entity,) = decode_entities(text, spans, probabilities)
+    assert (entity.type, entity.text, entity.confidence) == (EntityType.DRUG, "warfarin", 0.3)
 
 
 def entity(text: str, mention: str, entity_type: EntityType) -> Entity:
