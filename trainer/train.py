@@ -55,6 +55,11 @@ class RunMetrics(BaseModel):
     device: str
 
 
+def _training_device() -> torch.device:
+    """CUDA where present (a lent GPU), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def train_student(
     train: list[Document],
     output_dir: Path,
@@ -74,7 +79,7 @@ def train_student(
     if not labelled:
         raise ValueError("no labelled documents to train on")
     _seed_everything(training.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = _training_device()
     started = time.perf_counter()
 
     tokenizer = AutoTokenizer.from_pretrained(student.backbone)
@@ -211,7 +216,7 @@ def distil_student(
     student = student or StudentSettings()
     training = training or TrainingSettings()
     metrics = train_student(documents, output_dir, source, dev, dev_types, student, training)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = _training_device()
     for _ in range(training.self_training_rounds):
         model = load_student(str(output_dir / WEIGHTS_DIR)).to(device)
         tokenizer = AutoTokenizer.from_pretrained(output_dir)
