@@ -8,6 +8,7 @@ or a termination term ("but", "however"); a post-negation cue ("was ruled out") 
 """
 
 import re
+from bisect import bisect_left
 
 from models.labels import EntityType
 from models.spans import Entity
@@ -32,21 +33,28 @@ _MAX_SCOPE_WORDS = 8
 
 
 def mark_negated(text: str, entities: list[Entity]) -> list[Entity]:
-    """Entities with `negated` set where a negation cue has them in scope."""
+    """Entities with `negated` set where a negation cue has them in scope.
+
+    Sentence breaks are found once per note, so a long note costs time linear in its length.
+    """
+    breaks = [match.start() for match in _SENTENCE_BREAK.finditer(text)]
     return [
         entity.model_copy(
-            update={"negated": entity.type != EntityType.DRUG and _is_negated(text, entity)}
+            update={"negated": entity.type != EntityType.DRUG and _is_negated(text, breaks, entity)}
         )
         for entity in entities
     ]
 
 
-def _is_negated(text: str, entity: Entity) -> bool:
-    before = _SENTENCE_BREAK.split(text[: entity.start])[-1]
+def _is_negated(text: str, breaks: list[int], entity: Entity) -> bool:
+    """`breaks`: offsets of sentence-break characters; scope is the entity's own sentence."""
+    previous = bisect_left(breaks, entity.start) - 1
+    before = text[breaks[previous] + 1 if previous >= 0 else 0 : entity.start]
     cues = list(_PRE_NEGATION.finditer(before))
     if cues:
         scope = before[cues[-1].end() :]
         if not _TERMINATION.search(scope) and len(scope.split()) <= _MAX_SCOPE_WORDS:
             return True
-    after = _SENTENCE_BREAK.split(text[entity.end :])[0]
+    following = bisect_left(breaks, entity.end)
+    after = text[entity.end : breaks[following] if following < len(breaks) else len(text)]
     return bool(_POST_NEGATION.search(after))

@@ -1,6 +1,8 @@
 """From per-word label probabilities to entities and drug→adverse-effect pairs."""
 
 import re
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
@@ -27,7 +29,7 @@ def decode_windows(
 
     A word seen in two overlapping windows gets the mean of both predictions.
     """
-    spans_by_note = [word_spans(windows, note) for note in range(len(texts))]
+    spans_by_note = word_spans(windows, len(texts))
     firsts = first_subword_positions(windows, spans_by_note)
     sums: list[dict[int, np.ndarray]] = [{} for _ in texts]
     counts: list[dict[int, int]] = [{} for _ in texts]
@@ -141,12 +143,15 @@ def pair_adverse_events(text: str, entities: list[Entity]) -> list[AdePair]:
     """Link each adverse effect to the nearest drug in the same sentence.
 
     A negated effect ("no rash on amoxicillin") is no adverse event and is not paired.
+    Drugs are grouped by sentence once, so a long note costs time linear in its entities.
     """
     sentence_of = sentence_index(text)
-    drugs = [e for e in entities if e.type == EntityType.DRUG]
+    drugs_by_sentence: dict[int, list[Entity]] = defaultdict(list)
+    for drug in (e for e in entities if e.type == EntityType.DRUG):
+        drugs_by_sentence[sentence_of(drug.start)].append(drug)
     pairs: list[AdePair] = []
     for effect in (e for e in entities if e.type == EntityType.ADE and not e.negated):
-        same_sentence = [d for d in drugs if sentence_of(d.start) == sentence_of(effect.start)]
+        same_sentence = drugs_by_sentence.get(sentence_of(effect.start))
         if not same_sentence:
             continue
         drug = min(same_sentence, key=lambda d: abs(d.start - effect.start))
@@ -163,4 +168,4 @@ def pair_adverse_events(text: str, entities: list[Entity]) -> list[AdePair]:
 def sentence_index(text: str) -> Callable[[int], int]:
     """offset -> index of the sentence holding it."""
     boundaries = [match.end() for match in _SENTENCE_END.finditer(text)]
-    return lambda offset: int(np.searchsorted(boundaries, offset, side="right"))
+    return lambda offset: bisect_right(boundaries, offset)

@@ -49,19 +49,18 @@ def encode_windows(
     )
 
 
-def word_spans(windows: Windows, note: int) -> dict[int, tuple[int, int]]:
-    """Character span of every word of one note, over all of its windows."""
-    spans: dict[int, tuple[int, int]] = {}
-    for window in range(len(windows.input_ids)):
-        if windows.note_index[window] != note:
-            continue
-        for word, (start, end) in zip(
-            windows.word_ids[window], windows.offsets[window], strict=True
-        ):
+def word_spans(windows: Windows, notes: int) -> list[dict[int, tuple[int, int]]]:
+    """Per note: the character span of every word, over all of the note's windows (one pass)."""
+    spans: list[dict[int, tuple[int, int]]] = [{} for _ in range(notes)]
+    for note, words, offsets in zip(
+        windows.note_index, windows.word_ids, windows.offsets, strict=True
+    ):
+        note_spans = spans[note]
+        for word, (start, end) in zip(words, offsets, strict=True):
             if word is None:
                 continue
-            known = spans.get(word)
-            spans[word] = (
+            known = note_spans.get(word)
+            note_spans[word] = (
                 (start, end) if known is None else (min(known[0], start), max(known[1], end))
             )
     return spans
@@ -95,7 +94,7 @@ def label_windows(
     A word takes the type of the entity its first character falls in: B- where the word holds
     the entity's start, I- after it. Only a word's first sub-word is labelled.
     """
-    spans_by_note = [word_spans(windows, note) for note in range(len(entities_by_note))]
+    spans_by_note = word_spans(windows, len(entities_by_note))
     firsts = first_subword_positions(windows, spans_by_note)
     labels: list[list[int]] = []
     for window, words in enumerate(firsts):

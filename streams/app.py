@@ -11,13 +11,23 @@ clinical.model.decisions --count_decisions--> retrain metrics
 """
 
 import faust
-from prometheus_client import start_http_server
+from aiohttp import web
+from faust.types import EventT
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from streams import metrics
 from streams.drift import DriftMonitor
-from streams.extraction import OutputTopics, process_batch
+from streams.extraction import BatchProcessor, OutputTopics, send_dead_letter
 from streams.label_store import LabelStore
 from streams.sampling import Sampler
-from streams.schemas import TeacherLabel
+from streams.schemas import (
+    M,
+    ModelDecision,
+    NoteRejected,
+    TeacherLabel,
+    TeacherRequest,
+    decode_message,
+)
 from streams.settings import (
     KafkaSettings,
     LoopSettings,
@@ -43,12 +53,21 @@ runtime = RuntimeSettings()
 app = faust.App(
     worker.app_id,
     broker=f"kafka://{kafka.bootstrap}",
+    broker_credentials=kafka.faust_credentials(),
     processing_guarantee=kafka.processing_guarantee,
     topic_partitions=kafka.partitions,
     store="memory://",
     datadir=str(runtime.data_dir / "faust"),
     web_enabled=False,
     consumer_auto_offset_reset="earliest",
+    # A dead worker's partitions move to the others within the session timeout.
+    broker_session_timeout=kafka.session_timeout_s,
+    broker_heartbeat_interval=kafka.heartbeat_interval_s,
+    broker_rebalance_timeout=kafka.session_timeout_s,
+    # A message up to the byte limit must be fetched to be dead-lettered at all; outputs carry
+    # a note at most once more (a teacher request), with its entities.
+    consumer_max_fetch_size=worker.max_message_bytes + 64 * 1024,
+    producer_max_request_size=4 * worker.max_message_bytes,
 )
 
 # Values stay raw bytes: parsing is ours, so a malformed message becomes a dead letter
@@ -75,14 +94,27 @@ label_store = LabelStore(runtime.label_store, loop.retention_days)
 retrain_trigger = RetrainTrigger(loop)
 
 
+@app.on_partitions_assigned.connect
+async def count_assigned(_app: faust.App, assigned: set, **_kwargs) -> None:
+    """How many notes partitions this worker owns: a worker with none is idle by design."""
+    metrics.ASSIGNED_PARTITIONS.set(sum(tp.topic == kafka.notes_topic for tp in assigned))
+
+
 @app.agent(notes_topic)
 async def extract_notes(stream: faust.StreamT) -> None:
     """Notes, in batches, through the Triton-served student, to entity and ADE topics."""
-    student = TritonStudent(triton)
+    processor = BatchProcessor(TritonStudent(triton), outputs, worker, triton, sampler)
     async for events in stream.take_events(worker.batch_size, within=worker.batch_within_s):
-        await process_batch(
-            events, student, outputs, worker.max_note_chars, triton.model_name, sampler
-        )
+        await processor.process(events)
+
+
+async def decoded(event: EventT, model: type[M]) -> M | None:
+    """One of clinstream's own messages, or None after dead-lettering what is not one."""
+    try:
+        return decode_message(event.value, model)
+    except NoteRejected as rejection:
+        await send_dead_letter(outputs, event, rejection, worker.dead_letter_payload_bytes)
+        return None
 
 
 @app.agent(outputs.teacher_requests, concurrency=loop.teacher_concurrency)
@@ -90,17 +122,21 @@ async def label_samples(stream: faust.StreamT) -> None:
     """Sampled notes to the teacher; its labels, beside the student's, to the labels topic."""
     caller = TeacherCaller(loop)
     async for event in stream.events():
-        await label_request(event, caller, teacher_labels_topic, outputs)
+        if (request := await decoded(event, TeacherRequest)) is not None:
+            await label_request(
+                event, request, caller, teacher_labels_topic, outputs,
+                worker.dead_letter_payload_bytes,
+            )  # fmt: skip
 
 
 @app.agent(teacher_labels_topic)
 async def watch_agreement(stream: faust.StreamT) -> None:
     """Teacher labels into the label store and the rolling agreement window."""
     async for event in stream.events():
-        label = TeacherLabel.model_validate_json(event.value)
-        label_store.add(label)
-        monitor.add(label)
-        retrain_trigger.count()
+        if (label := await decoded(event, TeacherLabel)) is not None:
+            label_store.add(label)
+            monitor.add(label)
+            retrain_trigger.count()
 
 
 @app.timer(loop.report_interval_s)
@@ -116,18 +152,40 @@ async def report_drift() -> None:
 async def count_decisions(stream: faust.StreamT) -> None:
     """Retrain and rollback decisions, counted by outcome for SREs."""
     async for event in stream.events():
-        count_decision(event)
+        if (decision := await decoded(event, ModelDecision)) is not None:
+            count_decision(decision)
+
+
+async def serve_metrics_page(_request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def serve_liveness(_request: web.Request) -> web.Response:
+    """Live while the event loop answers."""
+    return web.json_response({"live": True})
+
+
+async def serve_readiness(_request: web.Request) -> web.Response:
+    """Ready unless holding notes for a dependency that is down (then 503, and which)."""
+    down = metrics.dependencies_down()
+    return web.json_response({"ready": not down, "waiting_for": down}, status=503 if down else 200)
 
 
 @app.task
-async def serve_metrics() -> None:
-    """Prometheus endpoint, up from the worker's start."""
+async def serve_http() -> None:
+    """Prometheus metrics and health probes, up from the worker's start."""
+    server = web.Application()
+    server.router.add_get("/metrics", serve_metrics_page)
+    server.router.add_get("/healthz", serve_liveness)
+    server.router.add_get("/readyz", serve_readiness)
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
     try:
-        start_http_server(worker.metrics_port)
+        await web.TCPSite(runner, worker.bind_host, worker.metrics_port).start()
     except OSError as error:
         raise SystemExit(
-            f"metrics port {worker.metrics_port} is taken ({error.strerror}); "
-            "set CLINSTREAM_WORKER_METRICS_PORT"
+            f"cannot listen on {worker.bind_host}:{worker.metrics_port} ({error.strerror}); "
+            "set CLINSTREAM_WORKER_METRICS_PORT or CLINSTREAM_WORKER_BIND_HOST"
         ) from None
 
 

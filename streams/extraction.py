@@ -1,13 +1,20 @@
 """One batch of note events -> Extractions, ADE events and dead letters.
 
 Every message read ends in exactly one of: an Extraction on the entities topic, or a
-DeadLetter. Outputs are keyed by note_id with stable ids, so re-delivery after a crash
-(at-least-once) yields duplicates a consumer can drop, never different answers.
+DeadLetter, whatever else is in its batch. Outputs are keyed by note_id with stable ids, so
+re-delivery after a crash (at-least-once) yields duplicates a consumer can drop, never
+different answers.
+
+A message's offset becomes committable only once its outcome is sent: each message is held
+(`incref`) on arrival and released when its outcome is out, so a batch cut short by a crash
+or a shutdown is read again rather than skipped (Faust's `take_events` acks a batch whatever
+became of it).
 """
 
-import base64
+import asyncio
 import hashlib
 import logging
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +22,8 @@ from datetime import UTC, datetime
 from faust.types import EventT, TopicT
 from tritonclient.utils import InferenceServerException
 
+from models.chunks import chunk_spans, join_chunks
+from models.spans import Annotations
 from streams import metrics
 from streams.sampling import Sampler
 from streams.schemas import (
@@ -28,6 +37,7 @@ from streams.schemas import (
     Timings,
     parse_note,
 )
+from streams.settings import TritonSettings, WorkerSettings
 from streams.triton_client import TritonStudent
 
 log = logging.getLogger(__name__)
@@ -41,39 +51,144 @@ class OutputTopics:
     teacher_requests: TopicT
 
 
-async def process_batch(
-    events: Sequence[EventT],
-    student: TritonStudent,
-    topics: OutputTopics,
-    max_note_chars: int,
-    model_name: str,
-    sampler: Sampler,
-) -> None:
-    metrics.NOTES_IN.inc(len(events))
-    notes: list[tuple[EventT, ClinicalNote]] = []
-    for event in events:
-        try:
-            notes.append((event, parse_note(event.value, max_note_chars)))
-        except NoteRejected as rejection:
-            await dead_letter(topics, event, rejection)
-    if not notes:
-        return
+@dataclass(frozen=True)
+class Inferred:
+    """The student's reading of one text, and the request that made it."""
 
-    received_at = datetime.now(UTC)
-    metrics.BATCH_SIZE.observe(len(notes))
-    try:
-        result = await student.extract([note.text for _, note in notes])
-    except InferenceServerException as error:
-        for event, note in notes:
-            rejection = NoteRejected(
-                DeadLetterReason.INFERENCE_FAILED,
-                f"Triton failed after retries with status {error.status()}",
-                note.note_id,
-            )
-            await dead_letter(topics, event, rejection)
-        return
+    annotations: Annotations
+    model_version: str
+    seconds: float
 
-    for (event, note), annotations in zip(notes, result.annotations, strict=True):
+
+@dataclass(frozen=True)
+class Failed:
+    """A text the student failed on while Triton was ready; `cause` names no note text."""
+
+    cause: str
+
+
+class BatchProcessor:
+    """Runs batches of note events through the student and publishes one outcome each."""
+
+    def __init__(
+        self,
+        student: TritonStudent,
+        topics: OutputTopics,
+        worker: WorkerSettings,
+        triton: TritonSettings,
+        sampler: Sampler,
+    ) -> None:
+        self.student = student
+        self.topics = topics
+        self.worker = worker
+        self.triton = triton
+        self.sampler = sampler
+
+    async def process(self, events: Sequence[EventT]) -> None:
+        metrics.NOTES_IN.inc(len(events))
+        for event in events:
+            event.message.incref()  # released by event.ack() once its outcome is sent
+        notes: list[tuple[EventT, ClinicalNote]] = []
+        for event in events:
+            try:
+                note = parse_note(
+                    event.value, self.worker.max_message_bytes, self.worker.max_note_chars
+                )
+            except NoteRejected as rejection:
+                await self.dead_letter(event, rejection)
+            else:
+                notes.append((event, note))
+        if not notes:
+            return
+
+        received_at = datetime.now(UTC)
+        spans = [chunk_spans(note.text, self.worker.chunk_chars) for _, note in notes]
+        owners = [index for index, note_spans in enumerate(spans) for _ in note_spans]
+        texts = [
+            note.text[start:end]
+            for (_, note), note_spans in zip(notes, spans, strict=True)
+            for start, end in note_spans
+        ]
+        metrics.BATCH_SIZE.observe(len(notes))
+        results = await self.infer(texts)
+        for index, ((event, note), note_spans) in enumerate(zip(notes, spans, strict=True)):
+            chunks = [result for result, owner in zip(results, owners, strict=True)
+                      if owner == index]  # fmt: skip
+            failures = [chunk.cause for chunk in chunks if isinstance(chunk, Failed)]
+            if failures:
+                rejection = NoteRejected(
+                    DeadLetterReason.INFERENCE_FAILED,
+                    f"the student failed on this note while Triton was ready ({failures[0]})",
+                    note.note_id,
+                )
+                await self.dead_letter(event, rejection)
+                continue
+            try:
+                await self.publish(event, note, note_spans, chunks, received_at)
+            except Exception as error:  # noqa: BLE001 (one note's failure stays its own)
+                # The frames, not the message: an error's message may quote the note.
+                log.error("processing failed on %s: %s\n%s", _where(event), type(error).__name__,
+                          "".join(traceback.format_tb(error.__traceback__)))  # fmt: skip
+                rejection = NoteRejected(
+                    DeadLetterReason.PROCESSING_FAILED,
+                    f"processing failed: {type(error).__name__}",
+                    note.note_id,
+                )
+                await self.dead_letter(event, rejection)
+
+    async def infer(self, texts: list[str]) -> list[Inferred | Failed]:
+        """The student's reading of every text, in order, in requests of `batch_size`."""
+        results: list[Inferred | Failed] = []
+        for start in range(0, len(texts), self.worker.batch_size):
+            results += await self._request(texts[start : start + self.worker.batch_size], True)
+        return results
+
+    async def _request(self, texts: list[str], retry: bool) -> list[Inferred | Failed]:
+        """One request until it succeeds; waits out outages; splits a batch that keeps failing.
+
+        A request is retried (`CLINSTREAM_TRITON_RETRIES`) when it is a whole batch or a
+        single note; the halves of a split batch get one try each before they split again,
+        so a note that fails on its own is found in a few requests and fails alone.
+        """
+        attempt = 0
+        while True:
+            await self.student.wait_until_ready()
+            try:
+                result = await self.student.extract(texts)
+            except Exception as error:  # noqa: BLE001 (Triton, transport or response: all handled)
+                metrics.TRITON_ERRORS.inc()
+                cause = _cause(error)
+                if not await self.student.ready():
+                    continue  # an outage began: wait it out, then the same request again
+                if (retry or len(texts) == 1) and attempt < self.triton.retries:
+                    attempt += 1
+                    log.warning("Triton request of %d texts failed (%s), retry %d/%d",
+                                len(texts), cause, attempt, self.triton.retries)  # fmt: skip
+                    await asyncio.sleep(0.5 * 2**attempt)
+                    continue
+                if len(texts) == 1:
+                    return [Failed(cause)]
+                half = len(texts) // 2
+                return await self._request(texts[:half], False) + await self._request(
+                    texts[half:], False
+                )
+            return [
+                Inferred(annotations, result.model_version, result.seconds)
+                for annotations in result.annotations
+            ]
+
+    async def publish(
+        self,
+        event: EventT,
+        note: ClinicalNote,
+        spans: list[tuple[int, int]],
+        chunks: list[Inferred],
+        received_at: datetime,
+    ) -> None:
+        annotations = join_chunks(note.text, spans, [chunk.annotations for chunk in chunks])
+        # Chunks of one note may straddle a promotion; the newest version is reported.
+        model_version = max((chunk.model_version for chunk in chunks), key=int)
+        model_name = self.triton.model_name
         published_at = datetime.now(UTC)
         end_to_end = max(0.0, published_at.timestamp() - event.message.timestamp)
         extraction = Extraction(
@@ -81,15 +196,18 @@ async def process_batch(
             patient_id=note.patient_id,
             encounter_id=note.encounter_id,
             model_name=model_name,
-            model_version=result.model_version,
+            model_version=model_version,
             entities=annotations.entities,
             ade_pairs=annotations.ade_pairs,
             timings=Timings(
                 received_at=received_at,
                 published_at=published_at,
-                triton_ms=round(result.seconds * 1000, 2),
+                triton_ms=round(sum({chunk.seconds for chunk in chunks}) * 1000, 2),
                 end_to_end_ms=round(end_to_end * 1000, 2),
             ),
+            source_topic=event.message.topic,
+            source_partition=event.message.partition,
+            source_offset=event.message.offset,
         )
         key = note.note_id.encode("utf-8")
         for pair in annotations.ade_pairs:
@@ -106,29 +224,39 @@ async def process_batch(
                 effect=pair.effect,
                 confidence=pair.confidence,
                 model_name=model_name,
-                model_version=result.model_version,
+                model_version=model_version,
                 detected_at=published_at,
             )
-            await topics.ade.send(key=key, value=ade.model_dump_json().encode("utf-8"))
-        await topics.entities.send(key=key, value=extraction.model_dump_json().encode("utf-8"))
-        reason = sampler.choose(note.note_id, annotations)
+            await self.topics.ade.send(key=key, value=ade.model_dump_json().encode("utf-8"))
+        await self.topics.entities.send(key=key, value=extraction.model_dump_json().encode("utf-8"))
+        reason = self.sampler.choose(note.note_id, annotations)
         if reason is not None:
             request = TeacherRequest(note=note, student=extraction, reason=reason)
-            await topics.teacher_requests.send(key=key, value=request.model_dump_json().encode())
+            await self.topics.teacher_requests.send(
+                key=key, value=request.model_dump_json().encode()
+            )
             metrics.SAMPLES_SENT.labels(reason=reason.value).inc()
+        event.ack()
         metrics.NOTES_OUT.inc()
         metrics.ADE_PAIRS.inc(len(annotations.ade_pairs))
         for entity in annotations.entities:
             metrics.ENTITIES.labels(type=entity.type.value).inc()
         metrics.END_TO_END_LATENCY.observe(end_to_end)
 
+    async def dead_letter(self, event: EventT, rejection: NoteRejected) -> None:
+        await send_dead_letter(self.topics, event, rejection, self.worker.dead_letter_payload_bytes)
+        event.ack()
 
-async def dead_letter(topics: OutputTopics, event: EventT, rejection: NoteRejected) -> None:
+
+async def send_dead_letter(
+    topics: OutputTopics, event: EventT, rejection: NoteRejected, max_payload_bytes: int
+) -> None:
     message = event.message
-    letter = DeadLetter(
+    letter = DeadLetter.keeping(
+        event.value,
+        max_payload_bytes,
         reason=rejection.reason,
         error=rejection.error,
-        payload_base64=base64.b64encode(event.value).decode("ascii"),
         source_topic=message.topic,
         source_partition=message.partition,
         source_offset=message.offset,
@@ -137,10 +265,17 @@ async def dead_letter(topics: OutputTopics, event: EventT, rejection: NoteReject
     key = rejection.note_id.encode("utf-8") if rejection.note_id else None
     await topics.dead_letters.send(key=key, value=letter.model_dump_json().encode("utf-8"))
     metrics.DEAD_LETTERS.labels(reason=rejection.reason.value).inc()
-    log.warning(
-        "dead-lettered %s[%d]@%d: %s",
-        message.topic,
-        message.partition,
-        message.offset,
-        rejection.reason.value,
-    )
+    log.warning("dead-lettered %s: %s", _where(event), rejection.reason.value)
+
+
+def _where(event: EventT) -> str:
+    """topic[partition]@offset: where a message is, never what it says."""
+    message = event.message
+    return f"{message.topic}[{message.partition}]@{message.offset}"
+
+
+def _cause(error: Exception) -> str:
+    """A failure's kind, never its message: Triton's messages may echo the request."""
+    if isinstance(error, InferenceServerException):
+        return f"Triton status {error.status()}"
+    return type(error).__name__

@@ -26,6 +26,33 @@ TRITON_ERRORS = Counter("clinstream_triton_errors_total", "Failed Triton request
 BATCH_SIZE = Histogram(
     "clinstream_batch_size", "Notes per Triton request.", buckets=(1, 2, 4, 8, 16, 32, 64)
 )
+DEPENDENCY_UP = Gauge(
+    "clinstream_dependency_up", "1 while a dependency answers, 0 during an outage.", ["dependency"]
+)
+_down: set[str] = set()
+
+
+def dependency_state(dependency: str, up: bool) -> None:
+    """Record a dependency going down or coming back: the gauge, and the worker's readiness."""
+    DEPENDENCY_UP.labels(dependency=dependency).set(int(up))
+    if up:
+        _down.discard(dependency)
+    else:
+        _down.add(dependency)
+
+
+def dependencies_down() -> list[str]:
+    return sorted(_down)
+
+
+PAUSED_SECONDS = Counter(
+    "clinstream_paused_seconds_total",
+    "Time spent holding notes while a dependency was down.",
+    ["dependency"],
+)
+ASSIGNED_PARTITIONS = Gauge(
+    "clinstream_assigned_partitions", "Notes-topic partitions this worker owns after a rebalance."
+)
 SERVING_VERSION = Gauge(
     "clinstream_serving_model_version", "Student version that answered the last request."
 )

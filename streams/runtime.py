@@ -23,6 +23,7 @@ import httpx
 import pytriton
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 from streams.settings import (
@@ -49,6 +50,10 @@ def as_env(*settings: BaseSettings) -> dict[str, str]:
     for group in settings:
         prefix = group.model_config.get("env_prefix", "")
         for name, value in group.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
             env[f"{prefix}{name}".upper()] = str(value)
     return env
 
@@ -155,7 +160,9 @@ def broker_service(kafka: KafkaSettings, runtime: RuntimeSettings) -> Service:
 
 async def create_topics(kafka: KafkaSettings) -> None:
     """Create clinstream's topics if missing; safe to call again."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=kafka.bootstrap, request_timeout_ms=5000, **kafka.client_options()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

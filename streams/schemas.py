@@ -4,22 +4,35 @@ Parse at the edge (bytes -> model) with `parse_note`; inside, pass models.
 """
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models.spans import AdePair, Annotations, Entity
 
 SCHEMA_VERSION = 1
 JSON_SCHEMA_DIR = Path(__file__).parent / "jsonschema"
+M = TypeVar("M", bound=BaseModel)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _encodable(text: str) -> bool:
+    """Whether the text encodes as UTF-8 (a lone surrogate does not)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ClinicalNote(BaseModel):
@@ -36,6 +49,15 @@ class ClinicalNote(BaseModel):
     encounter_id: str | None = None
     authored_at: datetime | None = None
     published_at: datetime | None = None
+
+    @field_validator("note_id", "text", "note_type", "source", "patient_id", "encounter_id")
+    @classmethod
+    def _unicode_text(cls, value: str | None) -> str | None:
+        """A lone surrogate (JSON allows "\\ud800") is no Unicode text: nothing downstream
+        can encode it, so it is refused here, at the edge."""
+        if value is not None and not _encodable(value):
+            raise ValueError("holds a lone surrogate, which is not Unicode text")
+        return value
 
 
 class Timings(BaseModel):
@@ -58,6 +80,9 @@ class Extraction(BaseModel):
     entities: list[Entity]
     ade_pairs: list[AdePair]
     timings: Timings | None = Field(None, description="Set on the stream.")
+    source_topic: str | None = Field(None, description="The message it answers (on the stream).")
+    source_partition: int | None = None
+    source_offset: int | None = None
     text: str | None = Field(
         None,
         description="The note, in label files only, so they train on their own; "
@@ -83,11 +108,13 @@ class AdverseDrugEvent(BaseModel):
 
 
 class DeadLetterReason(StrEnum):
-    INVALID_JSON = "invalid_json"
+    MESSAGE_TOO_LARGE = "message_too_large"  # over the byte limit, refused before parsing
+    INVALID_JSON = "invalid_json"  # no value, not UTF-8/16/32, not JSON, or nested too deep
     INVALID_SCHEMA = "invalid_schema"
     EMPTY_TEXT = "empty_text"
     NOTE_TOO_LONG = "note_too_long"
-    INFERENCE_FAILED = "inference_failed"
+    INFERENCE_FAILED = "inference_failed"  # fails on its own while Triton is ready
+    PROCESSING_FAILED = "processing_failed"  # any other error on this one message
     TEACHER_FAILED = "teacher_failed"
 
 
@@ -100,7 +127,13 @@ class DeadLetter(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     reason: DeadLetterReason
     error: str
-    payload_base64: str = Field(description="The original message value, byte for byte.")
+    payload_base64: str = Field(
+        description="The original message value, byte for byte; empty when it was larger than "
+        "the worker's dead-letter payload limit (then replay it from the source offset)."
+    )
+    payload_bytes: int = Field(0, ge=0, description="Size of the original value.")
+    payload_sha256: str = Field("", description="SHA-256 of the original value, hex.")
+    payload_truncated: bool = False
     source_topic: str
     source_partition: int
     source_offset: int
@@ -109,6 +142,20 @@ class DeadLetter(BaseModel):
 
     def payload(self) -> bytes:
         return base64.b64decode(self.payload_base64)
+
+    @classmethod
+    def keeping(cls, payload: bytes | None, max_payload_bytes: int, **fields) -> "DeadLetter":
+        """A dead letter carrying `payload` when it fits the limit, else its size and hash:
+        a letter too big for the producer would fail to send and lose the outcome."""
+        payload = payload or b""
+        kept = len(payload) <= max_payload_bytes
+        return cls(
+            payload_base64=base64.b64encode(payload).decode("ascii") if kept else "",
+            payload_bytes=len(payload),
+            payload_sha256=hashlib.sha256(payload).hexdigest(),
+            payload_truncated=not kept,
+            **fields,
+        )
 
 
 class NoteRejected(ValueError):
@@ -121,23 +168,46 @@ class NoteRejected(ValueError):
         self.note_id = note_id
 
 
-def parse_note(payload: bytes, max_chars: int) -> ClinicalNote:
-    """bytes -> ClinicalNote, or NoteRejected with a reason and a message free of note text."""
+def parse_note(payload: bytes | None, max_bytes: int, max_chars: int) -> ClinicalNote:
+    """bytes -> ClinicalNote, or NoteRejected with a reason and a message free of note text.
+
+    Never raises anything else, whatever the bytes: the size is checked before any parsing,
+    the text must be strict UTF-8 (or UTF-16/32, told by JSON's own rules), and nesting too
+    deep for the parser is a rejection, not a crash.
+    """
+    if payload is None:
+        raise NoteRejected(DeadLetterReason.INVALID_JSON, "message has no value (a tombstone)")
+    if len(payload) > max_bytes:
+        raise NoteRejected(
+            DeadLetterReason.MESSAGE_TOO_LARGE,
+            f"message has {len(payload)} bytes, over the limit of {max_bytes} "
+            "(CLINSTREAM_WORKER_MAX_MESSAGE_BYTES)",
+        )
     try:
-        raw = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise NoteRejected(DeadLetterReason.INVALID_JSON, f"not valid JSON: {error}") from None
+        raw = json.loads(payload.decode(json.detect_encoding(payload)))
+    except UnicodeDecodeError as error:
+        raise NoteRejected(
+            DeadLetterReason.INVALID_JSON,
+            f"not UTF-8/16/32 text: {error.reason} at byte {error.start}",
+        ) from None
+    except json.JSONDecodeError as error:
+        raise NoteRejected(
+            DeadLetterReason.INVALID_JSON,
+            f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
+        ) from None
+    except RecursionError:
+        raise NoteRejected(
+            DeadLetterReason.INVALID_JSON, "JSON nested deeper than the parser allows"
+        ) from None
     note_id = raw.get("note_id") if isinstance(raw, dict) else None
-    note_id = note_id if isinstance(note_id, str) else None
+    # Kept on the dead letter (as its key) only when it would be a valid note_id itself.
+    if not (isinstance(note_id, str) and 0 < len(note_id) <= 256 and _encodable(note_id)):
+        note_id = None
     try:
         note = ClinicalNote.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'message'}: {problem['msg']}"
-            for problem in error.errors(include_input=False, include_url=False)
-        )
         raise NoteRejected(
-            DeadLetterReason.INVALID_SCHEMA, f"not a ClinicalNote: {problems}", note_id
+            DeadLetterReason.INVALID_SCHEMA, f"not a ClinicalNote: {_problems(error)}", note_id
         ) from None
     if not note.text.strip():
         raise NoteRejected(DeadLetterReason.EMPTY_TEXT, "note text is empty", note.note_id)
@@ -149,6 +219,24 @@ def parse_note(payload: bytes, max_chars: int) -> ClinicalNote:
             note.note_id,
         )
     return note
+
+
+def decode_message(payload: bytes | None, model: type[M]) -> M:
+    """bytes -> one of clinstream's own messages, or NoteRejected (invalid_schema)."""
+    try:
+        return model.model_validate_json(payload or b"")
+    except ValidationError as error:
+        raise NoteRejected(
+            DeadLetterReason.INVALID_SCHEMA, f"not a {model.__name__}: {_problems(error)}"
+        ) from None
+
+
+def _problems(error: ValidationError) -> str:
+    """Where and what is wrong, without the input values (they may be note text)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'message'}: {problem['msg']}"
+        for problem in error.errors(include_input=False, include_url=False)
+    )
 
 
 class SampleReason(StrEnum):

@@ -3,10 +3,13 @@
 Defaults run the embedded demo on one machine.
 """
 
+import ssl
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+import faust
+from faust.types.auth import CredentialsT
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +33,46 @@ class KafkaSettings(BaseSettings):
     # Tansu (the embedded broker) has no idempotent or transactional producer; use
     # exactly_once only on a Kafka that supports it.
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    session_timeout_s: float = Field(
+        10.0, gt=0, description="A worker silent this long leaves the group; its partitions move."
+    )
+    heartbeat_interval_s: float = Field(1.0, gt=0, description="Under a third of the session.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = Field(None, description="CA bundle that signed the brokers' certs.")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if "SSL" not in self.security_protocol:
+            return None
+        return ssl.create_default_context(cafile=self.ssl_cafile)
+
+    def client_options(self) -> dict[str, Any]:
+        """Security options for aiokafka clients (admin, producers, consumers)."""
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password and self.sasl_password.get_secret_value(),
+            }
+        if (context := self.ssl_context()) is not None:
+            options["ssl_context"] = context
+        return options
+
+    def faust_credentials(self) -> CredentialsT | None:
+        """The same options in Faust's terms (its `broker_credentials`)."""
+        if self.security_protocol.startswith("SASL"):
+            return faust.SASLCredentials(
+                username=self.sasl_username,
+                password=self.sasl_password and self.sasl_password.get_secret_value(),
+                mechanism=self.sasl_mechanism,
+                ssl_context=self.ssl_context(),
+            )
+        if self.security_protocol == "SSL":
+            return faust.SSLCredentials(self.ssl_context())
+        return None
 
     @property
     def topics(self) -> list[str]:
@@ -56,8 +99,23 @@ class TritonSettings(BaseSettings):
     metrics_port: int = 18002
     model_repository: Path = PROJECT_ROOT / "triton_repo"
     model_name: str = "student"
-    timeout_s: float = Field(30.0, gt=0, description="Per-request timeout of the worker.")
-    retries: int = Field(5, ge=0, description="Retries of a failed request before dead-letter.")
+    timeout_s: float = Field(30.0, gt=0, description="Request deadline, before its length share.")
+    timeout_s_per_1k_chars: float = Field(
+        0.5, ge=0, description="Added to the deadline per 1,000 characters in the request."
+    )
+    retries: int = Field(
+        2,
+        ge=0,
+        description="Retries of a request that fails while Triton is ready; then the "
+        "batch is split to find the note that fails.",
+    )
+    outage_backoff_max_s: float = Field(
+        10.0, gt=0, description="Longest wait between readiness checks while Triton is down."
+    )
+
+    def deadline_s(self, chars: int) -> float:
+        """A request's deadline grows with its work, so a long note is not cut off."""
+        return self.timeout_s + self.timeout_s_per_1k_chars * chars / 1000
 
     @property
     def grpc_url(self) -> str:
@@ -76,8 +134,21 @@ class WorkerSettings(BaseSettings):
     app_id: str = "clinstream"
     batch_size: int = Field(16, ge=1, le=64, description="Notes per Triton request.")
     batch_within_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch.")
-    max_note_chars: int = Field(200_000, ge=1, description="Longer notes are dead-lettered.")
-    metrics_port: int = Field(19464, description="Prometheus endpoint of the worker.")
+    max_message_bytes: int = Field(
+        8 * 1024 * 1024, ge=1, description="Larger messages are dead-lettered before parsing."
+    )
+    max_note_chars: int = Field(2_000_000, ge=1, description="Longer notes are dead-lettered.")
+    chunk_chars: int = Field(
+        20_000,
+        ge=1000,
+        description="Longer notes are cut at line or sentence ends into chunks "
+        "of at most this many characters, extracted apart and joined.",
+    )
+    dead_letter_payload_bytes: int = Field(
+        1024 * 1024, ge=0, description="Dead letters keep the original value up to this size."
+    )
+    bind_host: str = Field("127.0.0.1", description="Address of the metrics and health endpoint.")
+    metrics_port: int = Field(19464, description="Prometheus and health endpoint of the worker.")
     log_level: str = "info"
 
 

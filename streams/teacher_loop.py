@@ -14,7 +14,7 @@ from faust.types import EventT
 
 from models.card import StudentCard
 from streams import metrics
-from streams.extraction import OutputTopics, dead_letter
+from streams.extraction import OutputTopics, send_dead_letter
 from streams.schemas import (
     DeadLetterReason,
     ModelDecision,
@@ -81,10 +81,14 @@ def _cost(teacher: Teacher) -> float:
 
 
 async def label_request(
-    event: EventT, caller: TeacherCaller, labels_topic, topics: OutputTopics
+    event: EventT,
+    request: TeacherRequest,
+    caller: TeacherCaller,
+    labels_topic,
+    topics: OutputTopics,
+    max_payload_bytes: int,
 ) -> TeacherLabel | None:
     """One request -> a TeacherLabel, or a dead letter when the teacher keeps failing."""
-    request = TeacherRequest.model_validate_json(event.value)
     try:
         label = await caller.label(request)
     except Exception as error:  # noqa: BLE001 (every teacher failure ends in the DLQ)
@@ -94,7 +98,7 @@ async def label_request(
             f"teacher failed after retries: {type(error).__name__}",
             request.note.note_id,
         )
-        await dead_letter(topics, event, rejection)
+        await send_dead_letter(topics, event, rejection, max_payload_bytes)
         return None
     await labels_topic.send(
         key=label.note_id.encode(), value=label.model_dump_json().encode("utf-8")
@@ -137,7 +141,5 @@ class RetrainTrigger:
         return True
 
 
-def count_decision(event: EventT) -> ModelDecision:
-    decision = ModelDecision.model_validate_json(event.value)
+def count_decision(decision: ModelDecision) -> None:
     metrics.RETRAINS.labels(outcome=decision.decision.value).inc()
-    return decision

@@ -1,4 +1,8 @@
-"""Async gRPC client of the Triton-served student."""
+"""Async gRPC client of the Triton-served student.
+
+One call is one attempt; what to do about a failure (wait out an outage, retry, split the
+batch, dead-letter one note) is decided by the caller, which knows the notes.
+"""
 
 import asyncio
 import logging
@@ -25,34 +29,12 @@ class StudentResult:
 
 
 class TritonStudent:
-    """Sends a batch of note texts to Triton; retries with backoff when Triton fails."""
-
     def __init__(self, settings: TritonSettings) -> None:
         self.settings = settings
         self.client = InferenceServerClient(settings.grpc_url)
 
     async def extract(self, texts: list[str]) -> StudentResult:
-        delay = 0.5
-        for attempt in range(self.settings.retries + 1):
-            try:
-                return await self._infer(texts)
-            except InferenceServerException as error:
-                metrics.TRITON_ERRORS.inc()
-                if attempt == self.settings.retries:
-                    raise
-                # Status only: Triton's message may echo the request.
-                log.warning(
-                    "Triton request failed (%s), retry %d/%d in %.1fs",
-                    error.status(),
-                    attempt + 1,
-                    self.settings.retries,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-        raise AssertionError("unreachable")
-
-    async def _infer(self, texts: list[str]) -> StudentResult:
+        """One inference request, with a deadline that grows with the characters sent."""
         values = np.array([[text.encode("utf-8")] for text in texts], dtype=np.object_)
         request = InferInput("TEXT", list(values.shape), "BYTES")
         request.set_data_from_numpy(values)
@@ -61,7 +43,7 @@ class TritonStudent:
             self.settings.model_name,
             [request],
             outputs=[InferRequestedOutput("ANNOTATIONS")],
-            client_timeout=self.settings.timeout_s,
+            client_timeout=self.settings.deadline_s(sum(map(len, texts))),
         )
         seconds = time.perf_counter() - started
         metrics.TRITON_LATENCY.observe(seconds)
@@ -71,6 +53,35 @@ class TritonStudent:
         version = response.get_response().model_version
         metrics.SERVING_VERSION.set(float(version))
         return StudentResult(annotations, version, seconds)
+
+    async def ready(self) -> bool:
+        """Whether Triton answers and serves the student: a failure then is the request's."""
+        try:
+            return await self.client.is_model_ready(self.settings.model_name)
+        except InferenceServerException:
+            return False
+
+    async def wait_until_ready(self) -> None:
+        """Block (and so stop taking notes) until the student is served again.
+
+        An outage is not bad input: nothing is dead-lettered while Triton is away, and the
+        offsets of the notes in hand stay uncommitted. One log line when it starts and one
+        when it ends, not one per check.
+        """
+        if await self.ready():
+            return
+        log.warning("Triton is not serving %s; holding notes until it is", self.settings.model_name)
+        metrics.dependency_state("triton", up=False)
+        started = last = time.monotonic()
+        delay = 0.25
+        while not await self.ready():
+            await asyncio.sleep(delay)
+            now = time.monotonic()
+            metrics.PAUSED_SECONDS.labels(dependency="triton").inc(now - last)
+            last = now
+            delay = min(delay * 2, self.settings.outage_backoff_max_s)
+        metrics.dependency_state("triton", up=True)
+        log.warning("Triton is serving again after %.1fs; resuming", time.monotonic() - started)
 
     async def close(self) -> None:
         await self.client.close()

@@ -16,7 +16,7 @@ def test_long_note_is_covered_by_overlapping_windows_with_exact_offsets(tokenize
     text = long_demo_note(seed=3).text
     windows = encode_windows(tokenizer, [text], max_length=64, stride=16)
     assert len(windows.input_ids) > 10
-    spans = word_spans(windows, 0)
+    (spans,) = word_spans(windows, 1)
     covered = set()
     for start, end in spans.values():
         covered.update(range(start, end))
@@ -29,7 +29,7 @@ def test_long_note_is_covered_by_overlapping_windows_with_exact_offsets(tokenize
 def test_each_word_is_labelled_once_per_window_that_holds_its_first_subword(tokenizer):
     text = "Patient on hydrochlorothiazide developed hyponatremia."
     windows = encode_windows(tokenizer, [text], max_length=8, stride=3)
-    firsts = first_subword_positions(windows, [word_spans(windows, 0)])
+    firsts = first_subword_positions(windows, word_spans(windows, 1))
     for window, words in enumerate(firsts):
         pieces = tokenizer.convert_ids_to_tokens(windows.input_ids[window])
         for word, piece in zip(words, pieces, strict=True):

@@ -52,10 +52,69 @@ async def exchange(kafka, notes, extra_payloads, expected_letters, timeout_s=120
     return extractions, ades, letters
 
 
-def worker_metrics(runtime) -> dict[tuple[str, tuple], float]:
-    text = httpx.get(f"http://127.0.0.1:{runtime.worker.metrics_port}/metrics").text
+def worker_metrics(runtime, port=None) -> dict[tuple[str, tuple], float]:
+    port = port or runtime.worker.metrics_port
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+async def produce(kafka, records, max_request_size=16 * 1024 * 1024):
+    """(key, value) pairs to the notes topic -> where each landed, (partition, offset)."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap,
+                                max_request_size=max_request_size)  # fmt: skip
+    await producer.start()
+    try:
+        sent = [await producer.send(kafka.notes_topic, value, key=key) for key, value in records]
+        return [((meta := await future).partition, meta.offset) for future in sent]
+    finally:
+        await producer.stop()
+
+
+class Outcomes:
+    """Extractions and dead letters by the (partition, offset) of the message they answer."""
+
+    def __init__(self, kafka):
+        self.kafka = kafka
+        self.extractions: dict[tuple[int, int], list[Extraction]] = {}
+        self.letters: dict[tuple[int, int], list[DeadLetter]] = {}
+        self.arrivals: list[float] = []  # monotonic time of each Extraction
+        self.consumer = AIOKafkaConsumer(
+            kafka.entities_topic, kafka.dead_letter_topic, bootstrap_servers=kafka.bootstrap,
+            auto_offset_reset="earliest", fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )  # fmt: skip
+
+    async def __aenter__(self):
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *_exc):
+        await self.consumer.stop()
+
+    def answered(self, where) -> bool:
+        return where in self.extractions or where in self.letters
+
+    async def wait_for(self, wanted, timeout_s, until=None):
+        """Read until every (partition, offset) in `wanted` has an outcome."""
+        deadline = time.monotonic() + timeout_s
+        while not all(self.answered(where) for where in wanted):
+            missing = [where for where in wanted if not self.answered(where)]
+            assert time.monotonic() < deadline, f"{len(missing)} messages have no outcome"
+            for records in (await self.consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    if record.topic == self.kafka.entities_topic:
+                        extraction = Extraction.model_validate_json(record.value)
+                        where = (extraction.source_partition, extraction.source_offset)
+                        self.extractions.setdefault(where, []).append(extraction)
+                        self.arrivals.append(time.monotonic())
+                    else:
+                        letter = DeadLetter.model_validate_json(record.value)
+                        if letter.source_topic == self.kafka.notes_topic:
+                            where = (letter.source_partition, letter.source_offset)
+                            self.letters.setdefault(where, []).append(letter)
+            if until is not None:
+                await until(self)

@@ -1,0 +1,30 @@
+from models.chunks import chunk_spans, join_chunks
+from trainer.demo_corpus import demo_notes
+
+
+def long_note() -> str:
+    return "\n\n".join(note.text for note in demo_notes(40, seed=5, prefix="chunk"))
+
+
+def test_chunks_tile_the_note_and_end_at_line_ends():
+    text = long_note()
+    spans = chunk_spans(text, 2000)
+    assert len(spans) > 5
+    assert "".join(text[start:end] for start, end in spans) == text
+    assert all(end - start <= 2000 for start, end in spans)
+    assert all(text[end - 1] == "\n" for _, end in spans[:-1])
+
+
+def test_text_without_boundaries_is_cut_at_the_limit():
+    assert chunk_spans("x" * 2500, 1000) == [(0, 1000), (1000, 2000), (2000, 2500)]
+    assert chunk_spans("short", 1000) == [(0, 5)]
+
+
+def test_joined_chunks_read_as_the_whole_note(teacher):
+    text = long_note()
+    spans = chunk_spans(text, 1500)
+    joined = join_chunks(text, spans, [teacher.label(text[start:end]) for start, end in spans])
+    whole = teacher.label(text)
+    assert joined == whole
+    assert len(whole.ade_pairs) > 0 and any(e.negated for e in whole.entities)
+    assert all(text[e.start : e.end] == e.text for e in joined.entities)
