@@ -1,6 +1,7 @@
 """The `clinstream` command."""
 
 import logging
+import os
 import signal
 from pathlib import Path
 from types import FrameType
@@ -17,6 +18,15 @@ app = typer.Typer(help="Streaming clinical fact extraction with a distilled stud
 console = Console()
 # Progress goes to stderr, so `--json` output on stdout stays parseable.
 progress_console = Console(stderr=True)
+
+
+
+@app.callback()
+def private_files() -> None:
+    """Notes (PHI) can reach any file clinstream writes (label store, LLM cache, logs, runs):
+    every file and folder it creates is private to its user."""
+    os.umask(0o077)
+
 
 FormatOption = Annotated[CorpusFormat, typer.Option("--format", help="Format of the input.")]
 NotesOption = Annotated[
@@ -248,6 +258,25 @@ def rollback() -> None:
     _configure_logging()
     decision = run_rollback(TritonSettings(), RuntimeSettings(), _publish_decision)
     console.print(decision.model_dump_json(indent=2))
+
+
+@app.command()
+def purge(
+    note_id: Annotated[str | None, typer.Option(help="Remove this note's rows.")] = None,
+    patient_id: Annotated[str | None, typer.Option(help="Remove this patient's rows.")] = None,
+) -> None:
+    """Remove a note's or a patient's samples from the label store (a data-subject request).
+
+    Notes already in Kafka topics age out with the topics' retention.
+    """
+    from streams.label_store import LabelStore
+    from streams.settings import LoopSettings, RuntimeSettings
+
+    if (note_id is None) == (patient_id is None):
+        raise typer.BadParameter("give --note-id or --patient-id, one of them")
+    store = LabelStore(RuntimeSettings().label_store, LoopSettings().retention_days)
+    deleted = store.purge(note_id=note_id, patient_id=patient_id)
+    console.print(f"removed {deleted} label-store row(s) from {store.path}")
 
 
 def _publish_decision(decision) -> None:

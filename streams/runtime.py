@@ -28,11 +28,14 @@ from pydantic_settings import BaseSettings
 
 from streams.settings import (
     PROJECT_ROOT,
+    TRITON_ADMIN_APIS,
+    TRITON_ADMIN_HEADER,
     KafkaSettings,
     LoopSettings,
     RuntimeSettings,
     TritonSettings,
     WorkerSettings,
+    triton_admin_key,
 )
 from trainer.versions import versions
 
@@ -92,14 +95,16 @@ class Service:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout_s: float) -> None:
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log_handle:
+        self.log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log_fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(log_fd, "ab") as log_handle:
             self.process = subprocess.Popen(
                 self.command,
                 stdout=log_handle,
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 start_new_session=True,  # Ctrl-C reaches us, and we stop children in order
+                umask=0o077,  # what a service writes may hold PHI: private to its user
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -207,6 +212,7 @@ def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
             f"no student version in {triton.model_repository}/{triton.model_name}: "
             "run `clinstream demo` to distil one, or set CLINSTREAM_TRITON_MODEL_REPOSITORY"
         )
+    admin_key = triton_admin_key(triton, runtime)
     command = [
         str(_TRITON_DIST / "bin" / "tritonserver"),
         f"--model-repository={triton.model_repository}",
@@ -216,6 +222,10 @@ def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
         f"--http-port={triton.http_port}",
         f"--grpc-port={triton.grpc_port}",
         f"--metrics-port={triton.metrics_port}",
+        f"--metrics-address={triton.host}",
+        # Loading a model runs its code: only a caller with the admin key may manage models.
+        f"--http-restricted-api={TRITON_ADMIN_APIS}:{TRITON_ADMIN_HEADER}={admin_key}",
+        f"--grpc-restricted-protocol={TRITON_ADMIN_APIS}:{TRITON_ADMIN_HEADER}={admin_key}",
         "--model-control-mode=explicit",
         f"--load-model={triton.model_name}",
         "--exit-on-error=true",

@@ -264,6 +264,7 @@ class TeacherLabel(BaseModel):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     note_id: str
+    patient_id: str | None = Field(None, description="So `clinstream purge` can find it.")
     text: str
     reason: SampleReason
     teacher_name: str

@@ -3,6 +3,9 @@
 Defaults run the embedded demo on one machine.
 """
 
+import contextlib
+import os
+import secrets
 import ssl
 from pathlib import Path
 from typing import Any, Literal
@@ -112,6 +115,11 @@ class TritonSettings(BaseSettings):
     outage_backoff_max_s: float = Field(
         10.0, gt=0, description="Longest wait between readiness checks while Triton is down."
     )
+    admin_key: SecretStr | None = Field(
+        None,
+        description="Key that Triton's admin APIs (model load/unload, config, metadata, "
+        "statistics...) require; unset: one is made once and kept in the data dir.",
+    )
 
     def deadline_s(self, chars: int) -> float:
         """A request's deadline grows with its work, so a long note is not cut off."""
@@ -124,6 +132,26 @@ class TritonSettings(BaseSettings):
     @property
     def http_url(self) -> str:
         return f"http://{self.host}:{self.http_port}"
+
+
+# Triton's APIs that only clinstream's own retrain and rollback may call: every one but
+# health and inference, which the workers need.
+TRITON_ADMIN_APIS = "model-repository,model-config,metadata,shared-memory,statistics,trace,logging"
+TRITON_ADMIN_HEADER = "clinstream-admin-key"
+
+
+def triton_admin_key(triton: TritonSettings, runtime: "RuntimeSettings") -> str:
+    """The admin key: the setting, else the one kept (mode 0600) in the data dir, made once."""
+    if triton.admin_key is not None:
+        return triton.admin_key.get_secret_value()
+    path = runtime.data_dir / "triton-admin-key"
+    if not path.exists():
+        runtime.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 class WorkerSettings(BaseSettings):

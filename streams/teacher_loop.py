@@ -62,6 +62,7 @@ class TeacherCaller:
             metrics.TEACHER_COST.inc(cost)
             return TeacherLabel(
                 note_id=request.note.note_id,
+                patient_id=request.note.patient_id,
                 text=request.note.text,
                 reason=request.reason,
                 teacher_name=self.teacher.name,

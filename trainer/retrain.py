@@ -22,7 +22,13 @@ from models.spans import Annotations
 from streams.label_store import LabelStore
 from streams.sampling import in_slice
 from streams.schemas import Decision, ModelDecision, TeacherLabel
-from streams.settings import LoopSettings, RuntimeSettings, TritonSettings
+from streams.settings import (
+    TRITON_ADMIN_HEADER,
+    LoopSettings,
+    RuntimeSettings,
+    TritonSettings,
+    triton_admin_key,
+)
 from trainer.corpora import Document
 from trainer.evaluate import OUR_TYPES, evaluate
 from trainer.train import distil_student
@@ -91,7 +97,7 @@ def retrain(
         return _announce(decision, publish)
 
     version = publish_version(run_dir, triton.model_repository)
-    _load_and_wait(triton, version)
+    _load_and_wait(triton, runtime, version)
     figures["serving_version"] = version
     decision = ModelDecision(
         decision=Decision.PROMOTED,
@@ -117,7 +123,7 @@ def rollback(
     )
     retired.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(triton.model_repository / MODEL_NAME / str(newest), retired)
-    _load_and_wait(triton, previous)
+    _load_and_wait(triton, runtime, previous)
     decision = ModelDecision(
         decision=Decision.ROLLED_BACK,
         reason=f"version {newest} retired to {retired}",
@@ -127,10 +133,17 @@ def rollback(
     return _announce(decision, publish)
 
 
-def _load_and_wait(triton: TritonSettings, version: int, timeout_s: float = 120.0) -> None:
-    """Triton reloads `student`; with its latest-version policy it then serves `version`."""
+def _load_and_wait(
+    triton: TritonSettings, runtime: RuntimeSettings, version: int, timeout_s: float = 120.0
+) -> None:
+    """Triton reloads `student`; with its latest-version policy it then serves `version`.
+
+    Loading is an admin API: the request carries the admin key.
+    """
     client = triton_http.InferenceServerClient(f"{triton.host}:{triton.http_port}")
-    client.load_model(triton.model_name)
+    client.load_model(
+        triton.model_name, headers={TRITON_ADMIN_HEADER: triton_admin_key(triton, runtime)}
+    )
     deadline = time.monotonic() + timeout_s
     while not client.is_model_ready(triton.model_name, str(version)):
         if time.monotonic() > deadline:

@@ -1,5 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from models.confidence import confidence_histogram, population_stability_index
 from models.labels import EntityType
 from models.spans import Annotations, Entity
@@ -38,10 +40,11 @@ def test_uncertain_notes_are_sampled_and_the_cap_holds_per_minute():
     assert Sampler(1.0, 0.0, 10).choose("f", annotations()) == SampleReason.RANDOM
 
 
-def label(note_id: str, teacher: Annotations, student: Annotations, days_ago: int = 0):
+def label(note_id: str, teacher: Annotations, student: Annotations, days_ago: int = 0,
+          patient_id: str | None = None):  # fmt: skip
     return TeacherLabel(
-        note_id=note_id, text="x" * 60, reason=SampleReason.RANDOM, teacher_name="lexicon",
-        teacher_version="lexicon-1", teacher=teacher, student=student,
+        note_id=note_id, patient_id=patient_id, text="x" * 60, reason=SampleReason.RANDOM,
+        teacher_name="lexicon", teacher_version="lexicon-1", teacher=teacher, student=student,
         student_model_version="3", teacher_seconds=0.1,
         labelled_at=datetime.now(UTC) - timedelta(days=days_ago),
     )  # fmt: skip
@@ -82,6 +85,22 @@ def test_label_store_keeps_one_row_per_note_within_retention(tmp_path):
     assert [x.note_id for x in store.all()] == ["a", "b"]
     assert store.all()[0].teacher.entities
     assert LabelStore(tmp_path / "labels.sqlite", retention_days=30).count() == 2
+    assert (tmp_path / "labels.sqlite").stat().st_mode & 0o077 == 0  # private to its user
+
+
+def test_label_store_purges_a_note_or_a_patient_and_reads_nothing_past_retention(tmp_path):
+    store = LabelStore(tmp_path / "labels.sqlite", retention_days=30)
+    empty = annotations()
+    for note_id, patient in (("a", "p1"), ("b", "p1"), ("c", "p2"), ("d", None)):
+        store.add(label(note_id, empty, empty, patient_id=patient))
+    assert store.purge(patient_id="p1") == 2
+    assert store.purge(note_id="d") == 1
+    assert [x.note_id for x in store.all()] == ["c"]
+    assert b"p1" not in (tmp_path / "labels.sqlite").read_bytes()
+    with pytest.raises(ValueError):
+        store.purge()
+    store.add(label("e", empty, empty, days_ago=5))
+    assert [x.note_id for x in LabelStore(tmp_path / "labels.sqlite", 1).all()] == ["c"]
 
 
 async def test_retrain_starts_every_n_samples_or_on_drift_one_at_a_time():

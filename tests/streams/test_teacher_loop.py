@@ -102,6 +102,8 @@ async def test_drift_retrain_promote_serve_and_reject(loop_runtime, tiny_backbon
     report = await latest_drift_report(kafka)
     assert report.drifted and report.model_versions == ["1"]
     assert report.teacher_entities_per_note["DRUG"] > 0
+    # The store holds note text (PHI): readable by its user alone.
+    assert data.label_store.stat().st_mode & 0o077 == 0
 
     publish = []
     decision = await asyncio.to_thread(retrain, LOOP, triton, data, publish.append)
