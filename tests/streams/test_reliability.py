@@ -198,11 +198,10 @@ async def test_two_workers_share_the_notes_and_one_killed_loses_none(runtime):
         records = valid_notes(300, "two-workers")
 
         async def kill_second_once(outcomes: Outcomes) -> None:
-            if len(outcomes.arrivals) >= 60 and not killed_at:
-                second_out = worker_metrics(runtime, second_port)[
-                    ("clinstream_notes_out_total", ())
-                ]
-                assert second_out > 0, "the second worker took no share of the notes"
+            """Kill it mid-stream, once it has published notes of its own."""
+            if killed_at or len(outcomes.arrivals) < 60:
+                return
+            if worker_metrics(runtime, second_port)[("clinstream_notes_out_total", ())] >= 10:
                 os.kill(second.process.pid, signal.SIGKILL)
                 killed_at.append(time.monotonic())
 
