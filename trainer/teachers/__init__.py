@@ -12,13 +12,19 @@ class TeacherName(StrEnum):
 
 
 def make_teacher(name: TeacherName) -> Teacher:
-    """The teacher of that name, configured from CLINSTREAM_LLM_* where it uses the LLM."""
-    from trainer.teachers.ensemble import EnsembleTeacher
+    """The teacher of that name, configured from CLINSTREAM_LLM_* where it uses the LLM.
+
+    Imported on demand: the LLM teacher's redaction loads spaCy, which a worker with the
+    lexicon teacher should not wait for.
+    """
     from trainer.teachers.lexicon import LexiconTeacher
-    from trainer.teachers.llm import LlmTeacher
 
     if name == TeacherName.LEXICON:
         return LexiconTeacher()
+    from trainer.teachers.llm import LlmTeacher
+
     if name == TeacherName.LLM:
         return LlmTeacher()
+    from trainer.teachers.ensemble import EnsembleTeacher
+
     return EnsembleTeacher(reader=LlmTeacher(), lexicon=LexiconTeacher())

@@ -2,7 +2,8 @@
 endpoint, vLLM, Ollama, llama.cpp server).
 
 The answer is constrained to a JSON schema and validated with pydantic; the returned strings
-are aligned back to character offsets of the note. Requests are retried with backoff, run with
+are aligned back to character offsets of the note. Identifiers are redacted before a note
+leaves, and only allowed hosts are called. Requests are retried with backoff, run with
 bounded concurrency, and cached by (prompt version, model, text hash), so labelling the same
 text again costs nothing. Tokens, cost and latency are counted.
 """
@@ -25,6 +26,7 @@ from models.decoding import sentence_index
 from models.labels import EntityType
 from models.spans import AdePair, Annotations, Entity
 from streams.settings import RuntimeSettings
+from trainer.teachers.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,15 @@ class LlmSettings(BaseSettings):
     usd_per_million_output_tokens: float = 0.60
     cache_file: Path = Field(
         default_factory=lambda: RuntimeSettings().data_dir / "llm_cache.sqlite"
+    )
+    redact_phi: bool = Field(
+        True,
+        description="Replace identifiers (names, dates, numbers, places) by placeholders "
+        "before a note leaves for the endpoint.",
+    )
+    allowed_hosts: list[str] = Field(
+        ["api.openai.com", "127.0.0.1", "localhost"],
+        description="Hosts notes may be sent to; CLINSTREAM_LLM_BASE_URL must name one.",
     )
 
 
@@ -101,6 +112,13 @@ class LlmTeacher:
 
     def __init__(self, settings: LlmSettings | None = None) -> None:
         self.settings = settings or LlmSettings()
+        host = httpx.URL(self.settings.base_url).host
+        if host not in self.settings.allowed_hosts:
+            raise LlmTeacherError(
+                f"{host} is not an allowed LLM endpoint: notes (PHI) would go there; add it to "
+                "CLINSTREAM_LLM_ALLOWED_HOSTS if your agreements cover it"
+            )
+        self.redactor = Redactor() if self.settings.redact_phi else None
         self.usage = LlmUsage()
         self._latencies: list[float] = []
         self.settings.cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -139,8 +157,9 @@ class LlmTeacher:
 
     def _key(self, text: str) -> str:
         text_hash = hashlib.sha256(text.encode()).hexdigest()
+        redacted = "redacted" if self.redactor else "whole"
         return hashlib.sha256(
-            f"{PROMPT_VERSION}|{self.settings.model}|{text_hash}".encode()
+            f"{PROMPT_VERSION}|{redacted}|{self.settings.model}|{text_hash}".encode()
         ).hexdigest()
 
     async def _answer(self, client: httpx.AsyncClient, text: str) -> LlmAnswer:
@@ -155,7 +174,7 @@ class LlmTeacher:
             "response_format": _schema(),
             "messages": [
                 {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": text},
+                {"role": "user", "content": self.redactor.redact(text) if self.redactor else text},
             ],
         }
         delay = self.settings.backoff_s
