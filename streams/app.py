@@ -19,6 +19,7 @@ from streams import metrics
 from streams.drift import DriftMonitor
 from streams.extraction import BatchProcessor, OutputTopics, send_dead_letter
 from streams.label_store import LabelStore
+from streams.quiet_logs import quiet_repeats
 from streams.sampling import Sampler
 from streams.schemas import (
     M,
@@ -191,4 +192,5 @@ async def serve_http() -> None:
 
 def run_worker() -> None:
     """Run this app as a Faust worker in the foreground until SIGTERM or Ctrl-C."""
+    quiet_repeats()
     faust.Worker(app, loglevel=worker.log_level).execute_from_commandline()
