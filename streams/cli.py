@@ -20,7 +20,6 @@ console = Console()
 progress_console = Console(stderr=True)
 
 
-
 @app.callback()
 def private_files() -> None:
     """Notes (PHI) can reach any file clinstream writes (label store, LLM cache, logs, runs):
@@ -118,7 +117,12 @@ def label(
 def train(
     output: Annotated[Path, typer.Option(help="Run folder to write.")],
     labels: Annotated[
-        Path | None, typer.Option(help="Teacher labels (`clinstream label`).")
+        list[Path] | None,
+        typer.Option(help="Teacher labels (`clinstream label`); repeat for several teachers."),
+    ] = None,
+    min_votes: Annotated[
+        int | None,
+        typer.Option(help="With several --labels: teachers a span needs; unset: a majority."),
     ] = None,
     gold: Annotated[
         Path | None, typer.Option(help="Gold corpus: the supervised reference.")
@@ -128,13 +132,13 @@ def train(
     dev_format: Annotated[CorpusFormat | None, typer.Option(help="Format of --dev.")] = None,
 ) -> None:
     """Train a student from teacher labels or gold; writes weights, tokenizer, ONNX, metrics."""
-    from trainer.batch import read_documents, read_labels
+    from trainer.batch import read_documents, read_votes
     from trainer.evaluate import OUR_TYPES, SCORED_TYPES
     from trainer.train import distil_student, train_student
 
-    if (labels is None) == (gold is None):
-        raise typer.BadParameter("give exactly one of --labels and --gold")
-    documents = read_labels(labels) if labels else read_documents(gold, corpus_format)
+    if (not labels) == (gold is None):
+        raise typer.BadParameter("give --labels (one or more) or --gold")
+    documents = read_votes(labels, min_votes) if labels else read_documents(gold, corpus_format)
     source = "gold" if gold else "teacher labels"
     dev_documents = None
     dev_types = OUR_TYPES

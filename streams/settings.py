@@ -191,7 +191,7 @@ class LoopSettings(BaseSettings):
         0.6, ge=0, le=1, description="Also sample notes with an entity less confident than this."
     )
     max_samples_per_minute: int = Field(60, ge=0, description="Caps the teacher's cost.")
-    teacher: Literal["lexicon", "llm", "ensemble"] = "lexicon"
+    teacher: Literal["lexicon", "llm", "ensemble", "recorded"] = "lexicon"
     teacher_concurrency: int = Field(2, ge=1)
     teacher_timeout_s: float = Field(120.0, gt=0)
     teacher_retries: int = Field(3, ge=0)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from models.spans import Annotations
 from streams.schemas import Extraction
+from trainer.combine import vote
 from trainer.corpora import CorpusFormat, Document, read_corpus
 
 
@@ -52,6 +53,27 @@ def read_labels(path: Path) -> list[Document]:
                 labels=Annotations(entities=extraction.entities, ade_pairs=extraction.ade_pairs),
             )
         )
+    return documents
+
+
+def read_votes(paths: list[Path], min_votes: int | None = None) -> list[Document]:
+    """Label files of several teachers over the same texts -> one set of training documents,
+    each span kept where at least `min_votes` teachers have it (default: a majority)."""
+    if len(paths) == 1:
+        return read_labels(paths[0])
+    per_teacher = [{d.doc_id: d for d in read_labels(path)} for path in paths]
+    shared = [doc_id for doc_id in per_teacher[0] if all(doc_id in t for t in per_teacher)]
+    if len(shared) < len(per_teacher[0]):
+        missing = len(per_teacher[0]) - len(shared)
+        raise ValueError(f"{missing} notes of {paths[0]} are missing from another label file")
+    votes = min_votes or len(paths) // 2 + 1
+    documents = []
+    for doc_id in shared:
+        readings = [teacher[doc_id] for teacher in per_teacher]
+        if any(reading.text != readings[0].text for reading in readings):
+            raise ValueError(f"note {doc_id} has a different text in two label files")
+        combined = vote(readings[0].text, [reading.labels for reading in readings], votes)
+        documents.append(Document(doc_id=doc_id, text=readings[0].text, labels=combined))
     return documents
 
 

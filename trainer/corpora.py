@@ -6,6 +6,9 @@ Corpus types map onto ours explicitly (`*_TYPES` below); types with no counterpa
 - BC5CDR: Chemical -> DRUG (chemicals are broader than drugs), Disease -> DISEASE.
 - BRAT standoff: entity types by the mapping given (default: our own type names), and relations
   named Adverse_drug_event/ADE/CID between a drug and an effect.
+- ADE Corpus V2 with recorded LLM answers (`ade_llm`): gold DRUG and ADE with their pairs where
+  the file has gold (dev), else text only; the recorded answers are a teacher
+  (`trainer/teachers/recorded.py`).
 - JSON Lines notes, MTSamples and PhysioNet deid: text only (PHI spans of deid are not ours).
 """
 
@@ -33,6 +36,7 @@ class CorpusFormat(StrEnum):
     BRAT = "brat"
     MTSAMPLES = "mtsamples"
     DEID = "deid"
+    ADE_LLM = "ade_llm"
 
 
 class Document(BaseModel):
@@ -51,6 +55,7 @@ def read_corpus(path: Path, corpus_format: CorpusFormat) -> list[Document]:
         CorpusFormat.BRAT: read_brat,
         CorpusFormat.MTSAMPLES: read_mtsamples,
         CorpusFormat.DEID: read_deid,
+        CorpusFormat.ADE_LLM: read_ade_llm,
     }
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
@@ -103,6 +108,26 @@ def read_phee(path: Path) -> Iterator[Document]:
                         pairs += [AdePair(drug=d, effect=effect, confidence=1.0)
                                   for d in drug_entities]  # fmt: skip
             yield Document(doc_id=record["id"], text=text, labels=_annotations(entities, pairs))
+
+
+def read_ade_llm(path: Path) -> Iterator[Document]:
+    """`{"note_id", "text", "llm": {...}, "gold": {"entities", "ade_pairs"}}` a line; the gold
+    (dev only) becomes the labels."""
+    with path.open() as lines:
+        for line in lines:
+            record = json.loads(line)
+            text, gold = record["text"], record.get("gold")
+            labels = None
+            if gold is not None:
+                entities = [_entity(text, e["start"], e["end"], EntityType(e["type"]))
+                            for e in gold["entities"]]  # fmt: skip
+                pairs = [
+                    AdePair(drug=_entity(text, *pair["drug"], EntityType.DRUG),
+                            effect=_entity(text, *pair["effect"], EntityType.ADE), confidence=1.0)
+                    for pair in gold["ade_pairs"]
+                ]  # fmt: skip
+                labels = _annotations(entities, pairs)
+            yield Document(doc_id=record["note_id"], text=text, labels=labels)
 
 
 def _phee_spans(text: str, argument: dict | None) -> list[tuple[int, int]]:

@@ -18,6 +18,7 @@ from trainer.corpora import CorpusFormat
 MICRO = "micro"
 SCORED_TYPES: dict[CorpusFormat, dict[EntityType, str]] = {
     CorpusFormat.PHEE: {EntityType.DRUG: "drug", EntityType.ADE: "effect"},
+    CorpusFormat.ADE_LLM: {EntityType.DRUG: "drug", EntityType.ADE: "ade"},
     CorpusFormat.BC5CDR: {
         EntityType.DRUG: "chemical",
         EntityType.DISEASE: "disease",

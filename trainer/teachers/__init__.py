@@ -9,6 +9,7 @@ class TeacherName(StrEnum):
     LEXICON = "lexicon"
     LLM = "llm"
     ENSEMBLE = "ensemble"
+    RECORDED = "recorded"  # an LLM's recorded answers (CLINSTREAM_RECORDED_*)
 
 
 def make_teacher(name: TeacherName) -> Teacher:
@@ -21,6 +22,10 @@ def make_teacher(name: TeacherName) -> Teacher:
 
     if name == TeacherName.LEXICON:
         return LexiconTeacher()
+    if name == TeacherName.RECORDED:
+        from trainer.teachers.recorded import RecordedTeacher
+
+        return RecordedTeacher()
     from trainer.teachers.llm import LlmTeacher
 
     if name == TeacherName.LLM:

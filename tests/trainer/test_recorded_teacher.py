@@ -1,0 +1,117 @@
+"""Recorded LLM answers as a teacher, several teachers combined by vote, and the ade_llm reader.
+
+Small recordings are made up here (no corpus text is committed); the real one in ../shared is
+checked against the figures its README states.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from models.labels import EntityType
+from streams.cli import app
+from trainer.batch import read_extractions, read_votes, write_extractions
+from trainer.combine import vote
+from trainer.corpora import CorpusFormat, Document, read_corpus
+from trainer.evaluate import SCORED_TYPES, evaluate
+from trainer.teachers.recorded import RecordedSettings, RecordedTeacher, RecordedTeacherError
+
+ADE_LLM = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "ade_llm"
+TEXT = "Rash developed after amoxicillin; no fever on aspirin."
+
+
+def span(text: str, mention: str, entity_type: str) -> dict:
+    start = text.index(mention)
+    return {"start": start, "end": start + len(mention), "type": entity_type, "text": mention}
+
+
+@pytest.fixture
+def recording(tmp_path) -> Path:
+    llm = {
+        "a": [span(TEXT, "Rash", "ADE"), span(TEXT, "amoxicillin", "DRUG")],
+        "b": [span(TEXT, "Rash", "ADE"), span(TEXT, "amoxicillin", "DRUG"),
+              span(TEXT, "aspirin", "DRUG")],
+        "c": [span(TEXT, "Rash developed", "ADE"), span(TEXT, "fever", "ADE")],
+    }  # fmt: skip
+    gold = {"entities": [span(TEXT, "Rash", "ADE"), span(TEXT, "amoxicillin", "DRUG")],
+            "ade_pairs": [{"drug": [21, 32], "effect": [0, 4]}]}  # fmt: skip
+    path = tmp_path / "recorded.jsonl"
+    path.write_text(json.dumps({"note_id": "s1", "text": TEXT, "llm": llm, "gold": gold}) + "\n")
+    return path
+
+
+def test_one_prompt_is_replayed_and_annotated_like_any_answer(recording):
+    (labels,) = RecordedTeacher(RecordedSettings(answers=recording, prompts=["b"])).label_batch(
+        [TEXT]
+    )
+    assert [(e.text, e.type) for e in labels.entities] == [
+        ("Rash", EntityType.ADE), ("amoxicillin", EntityType.DRUG), ("aspirin", EntityType.DRUG)
+    ]  # fmt: skip
+    (pair,) = labels.ade_pairs
+    assert (pair.drug.text, pair.effect.text) == ("amoxicillin", "Rash")
+
+
+def test_several_prompts_vote_on_spans(recording):
+    def teacher(votes):
+        settings = RecordedSettings(answers=recording, prompts=["a", "b", "c"], min_votes=votes)
+        return RecordedTeacher(settings)
+
+    (majority,) = teacher(None).label_batch([TEXT])
+    assert [e.text for e in majority.entities] == ["Rash", "amoxicillin"]
+    assert [e.confidence for e in majority.entities] == [0.6667, 0.6667]
+    (union,) = teacher(1).label_batch([TEXT])
+    # Overlapping "Rash" (2 votes) and "Rash developed" (1): the one more teachers gave wins.
+    assert [e.text for e in union.entities] == ["Rash", "amoxicillin", "fever", "aspirin"]
+    assert next(e for e in union.entities if e.text == "fever").negated
+    assert teacher(None).version == "a+b+c@2of3:recorded.jsonl"
+
+
+def test_an_unrecorded_text_or_prompt_is_an_error(recording):
+    teacher = RecordedTeacher(RecordedSettings(answers=recording, prompts=["a"]))
+    with pytest.raises(RecordedTeacherError):
+        teacher.label_batch(["A note nobody recorded."])
+    with pytest.raises(ValueError, match="not in the recording"):
+        RecordedTeacher(RecordedSettings(answers=recording, prompts=["zzz"]))
+    with pytest.raises(ValueError):
+        vote(TEXT, [], 1)
+
+
+def test_the_reader_takes_gold_with_its_pairs(recording):
+    (document,) = read_corpus(recording, CorpusFormat.ADE_LLM)
+    assert [(e.text, e.type) for e in document.labels.entities] == [
+        ("Rash", EntityType.ADE), ("amoxicillin", EntityType.DRUG)
+    ]  # fmt: skip
+    assert document.labels.ade_pairs[0].drug.text == "amoxicillin"
+
+
+def test_label_writes_a_labels_file_and_train_files_vote(recording, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLINSTREAM_RECORDED_ANSWERS", str(recording))
+    files = []
+    for prompt in ("a", "b", "c"):
+        monkeypatch.setenv("CLINSTREAM_RECORDED_PROMPTS", json.dumps([prompt]))
+        files.append(tmp_path / f"{prompt}.jsonl")
+        result = CliRunner().invoke(app, ["label", "--teacher", "recorded", "--input",
+                                          str(recording), "--format", "ade_llm", "--output",
+                                          str(files[-1])], catch_exceptions=False)  # fmt: skip
+        assert result.exit_code == 0, result.output
+    assert read_extractions(files[0])[0].model_version == "a:recorded.jsonl"
+    (combined,) = read_votes(files)
+    assert [e.text for e in combined.labels.entities] == ["Rash", "amoxicillin"]
+    other = Document(doc_id="s1", text=TEXT + " ", labels=combined.labels)
+    write_extractions(tmp_path / "x.jsonl", [other], [combined.labels], "x", "1", True)
+    with pytest.raises(ValueError, match="different text"):
+        read_votes([files[0], tmp_path / "x.jsonl"])
+
+
+@pytest.mark.skipif(not ADE_LLM.is_dir(), reason=f"ade_llm corpus not found at {ADE_LLM}")
+def test_the_recording_scores_as_its_readme_says_on_dev_relation_sentences():
+    dev = [d for d in read_corpus(ADE_LLM / "dev.jsonl", CorpusFormat.ADE_LLM)
+           if d.labels.entities]  # fmt: skip
+    assert len(dev) == 340
+    teacher = RecordedTeacher(RecordedSettings(answers=ADE_LLM / "dev.jsonl"))
+    report = evaluate([d.labels for d in dev], teacher.label_batch([d.text for d in dev]),
+                      SCORED_TYPES[CorpusFormat.ADE_LLM])  # fmt: skip
+    assert round(report.strict["drug"].f1, 3) == 0.889
+    assert round(report.strict["ade"].f1, 3) == 0.673
