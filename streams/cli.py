@@ -197,6 +197,13 @@ def evaluate(
     triton: Annotated[bool, typer.Option(help="Score the version Triton serves.")] = False,
     teacher: Annotated[TeacherName | None, typer.Option(help="Score this teacher.")] = None,
     predictions: Annotated[Path | None, typer.Option(help="Score this Extraction file.")] = None,
+    annotated_only: Annotated[
+        bool,
+        typer.Option(
+            help="Score only texts whose gold has a mention: how the literature scores ADE "
+            "Corpus, which annotates drugs only where they take part in a relation."
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Entity P/R/F1 per type (strict and lenient) and ADE pair F1 against gold."""
@@ -210,6 +217,8 @@ def evaluate(
     documents = read_documents(gold, corpus_format)
     if any(d.labels is None for d in documents):
         raise typer.BadParameter(f"{gold} has no gold labels in format {corpus_format.value}")
+    if annotated_only:
+        documents = [d for d in documents if d.labels.entities]
     texts = [d.text for d in documents]
     if model is not None:
         from models.onnx_student import OnnxStudent
