@@ -324,9 +324,18 @@ def bench_accuracy(
     corpora: Annotated[Path, typer.Option(help="The shared gold corpora.")] = Path(
         "../shared/corpora"
     ),
-    output: Annotated[Path, typer.Option(help="Markdown table to write.")] = Path(
-        "bench/accuracy.md"
-    ),
+    suite: Annotated[
+        str,
+        typer.Option(
+            help="lexicon: lexicon teacher vs distilled vs supervised on PHEE and BC5CDR "
+            "(bench/accuracy.md); llm: recorded LLM teachers and their students on ADE Corpus, "
+            "and LLM-written PHEE (bench/llm-teachers.md); all: both."
+        ),
+    ] = "lexicon",
+    llm_teacher: Annotated[
+        list[str] | None,
+        typer.Option(help="With --suite llm: only these recorded teachers (repeatable)."),
+    ] = None,
     extra_notes: Annotated[
         int, typer.Option(help="Unlabelled MTSamples/deid notes added to distillation.")
     ] = 200,
@@ -334,20 +343,33 @@ def bench_accuracy(
         bool, typer.Option(help="Reuse the teacher labels an earlier run saved (no lexicons).")
     ] = False,
 ) -> None:
-    """Teacher vs distilled student vs supervised student on PHEE dev and BC5CDR dev."""
+    """Teachers vs the students distilled from them vs supervised students, on dev gold."""
     from streams.settings import RuntimeSettings
-    from trainer.bench import markdown_table, run_accuracy_benchmark
+    from trainer.bench import (
+        llm_markdown_table,
+        markdown_table,
+        run_accuracy_benchmark,
+        run_llm_teacher_benchmark,
+    )
 
     _configure_logging()
+    if suite not in ("lexicon", "llm", "all"):
+        raise typer.BadParameter("--suite is lexicon, llm or all")
     if not corpora.is_dir():
         raise typer.BadParameter(f"{corpora} not found; pass --corpora")
     workdir = RuntimeSettings().data_dir / "bench"
-    summary = run_accuracy_benchmark(corpora, workdir, extra_notes, reuse_labels)
-    table = markdown_table(summary)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table)
-    console.print(table)
-    console.print(f"wrote {output}; runs and accuracy.json in {workdir}")
+    tables = {}
+    if suite in ("lexicon", "all"):
+        summary = run_accuracy_benchmark(corpora, workdir, extra_notes, reuse_labels)
+        tables[Path("bench/accuracy.md")] = markdown_table(summary)
+    if suite in ("llm", "all"):
+        summary = run_llm_teacher_benchmark(corpora, workdir, llm_teacher)
+        tables[Path("bench/llm-teachers.md")] = llm_markdown_table(summary)
+    for output, table in tables.items():
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(table)
+        console.print(table)
+        console.print(f"wrote {output}; runs and their JSON in {workdir}")
 
 
 @bench.command("throughput")

@@ -171,6 +171,120 @@ def run_accuracy_benchmark(
     return summary
 
 
+ADE_PROMPTS = ("gpt41nano_direct", "gpt41nano_enhanced", "gpt41nano_dspy")
+
+
+def llm_teachers(prompts: tuple[str, ...] = ADE_PROMPTS) -> dict[str, tuple[list[str], int]]:
+    """Each recorded prompt alone, and all of them combined by 1 and by 2 votes."""
+    teachers = {prompt: ([prompt], 1) for prompt in prompts}
+    for votes in (1, 2):
+        teachers[f"{votes} of {len(prompts)} prompts"] = (list(prompts), votes)
+    return teachers
+
+
+def run_llm_teacher_benchmark(
+    root: Path, workdir: Path, teachers: list[str] | None = None, seed: int = 13
+) -> dict:
+    """The research's two recipes with real LLM labels and no endpoint.
+
+    ADE Corpus: each recorded teacher labels the train sentences; a student distils from them
+    (early stopping on held-out teacher labels, never gold); teacher and student are scored on
+    dev, on the sentences with a relation (as the literature does) and on all of them.
+    PHEE: a student trained on gpt-3.5-written, gpt-3.5-labelled sentences alone, scored on
+    PHEE dev.
+    """
+    from trainer.teachers.recorded import RecordedSettings, RecordedTeacher
+
+    ade = root / "ade_llm"
+    train = read_corpus(ade / "train.jsonl", CorpusFormat.ADE_LLM)
+    dev = read_corpus(ade / "dev.jsonl", CorpusFormat.ADE_LLM)
+    related = [d for d in dev if d.labels.entities]
+    types = SCORED_TYPES[CorpusFormat.ADE_LLM]
+
+    def views(predicted: list[Annotations]) -> dict[str, dict]:
+        by_text = dict(zip([d.text for d in dev], predicted, strict=True))
+        return {
+            "relation sentences": evaluate([d.labels for d in related],
+                                           [by_text[d.text] for d in related], types).model_dump(),
+            "all sentences": evaluate([d.labels for d in dev], predicted, types).model_dump(),
+        }  # fmt: skip
+
+    results: dict[str, dict] = {}
+    chosen = llm_teachers()
+    for name in teachers or list(chosen):
+        prompts, votes = chosen[name]
+        settings = RecordedSettings(answers=ade / "train.jsonl", prompts=prompts, min_votes=votes)
+        teacher = RecordedTeacher(settings)
+        labels = teacher.label_batch([d.text for d in train])
+        labelled = [d.model_copy(update={"labels": x}) for d, x in zip(train, labels, strict=True)]
+        fit, stop = _split(labelled, seed)
+        run = workdir / f"ade-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+        metrics = distil_student(fit, run, teacher.version, dev=stop)
+        dev_teacher = RecordedTeacher(settings.model_copy(update={"answers": ade / "dev.jsonl"}))
+        results[name] = {
+            "teacher": views(dev_teacher.label_batch([d.text for d in dev])),
+            "student": views(OnnxStudent(run).extract([d.text for d in dev])),
+            "train_seconds": round(metrics.train_seconds),
+            "best_epoch": metrics.best_epoch,
+            "device": _device_name(metrics.device),
+        }
+
+    synthetic = [
+        *read_corpus(root / "phee_chatgpt" / "train_aug.json", CorpusFormat.PHEE),
+        *read_corpus(root / "phee_chatgpt" / "train_aug_constrain_drug_and_effect.json",
+                     CorpusFormat.PHEE),
+    ]  # fmt: skip
+    fit, stop = _split(synthetic, seed)
+    phee_types = SCORED_TYPES[CorpusFormat.PHEE]
+    metrics = train_student(fit, workdir / "phee-chatgpt", "gpt-3.5 synthetic", dev=stop,
+                            dev_types=phee_types)  # fmt: skip
+    phee_dev = read_corpus(root / "phee" / "dev.json", CorpusFormat.PHEE)
+    predicted = OnnxStudent(workdir / "phee-chatgpt").extract([d.text for d in phee_dev])
+    summary = {
+        "ade": results,
+        "phee_synthetic": {
+            "report": evaluate([d.labels for d in phee_dev], predicted, phee_types).model_dump(),
+            "train_seconds": round(metrics.train_seconds), "best_epoch": metrics.best_epoch,
+            "device": _device_name(metrics.device), "sentences": len(synthetic),
+        },
+        "training": TrainingSettings().model_dump(),
+    }  # fmt: skip
+    (workdir / "llm-teachers.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def llm_markdown_table(summary: dict) -> str:
+    """Strict F1 (lenient in brackets) of each recorded teacher and its student on ADE dev."""
+    lines = [
+        "| teacher | view | type | teacher F1 | student F1 | student − teacher | "
+        "teacher P / student P | student training |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in summary["ade"].items():
+        for view in ("relation sentences", "all sentences"):
+            teacher, student = row["teacher"][view], row["student"][view]
+            for label in ("drug", "ade"):
+                t, s = teacher["strict"][label], student["strict"][label]
+                lines.append(
+                    f"| {name} | {view} | {label} | {t['f1']:.3f} "
+                    f"({teacher['lenient'][label]['f1']:.3f}) | {s['f1']:.3f} "
+                    f"({student['lenient'][label]['f1']:.3f}) | {100 * (s['f1'] - t['f1']):+.1f} "
+                    f"| {t['p']:.3f} / {s['p']:.3f} | {row['train_seconds']} s, best epoch "
+                    f"{row['best_epoch']}, {row['device']} |"
+                )
+    phee = summary["phee_synthetic"]
+    report = phee["report"]
+    lines += [
+        "",
+        f"PHEE dev, student trained on {phee['sentences']} LLM-written sentences alone: "
+        + ", ".join(f"{label} {report['strict'][label]['f1']:.3f} "
+                    f"({report['lenient'][label]['f1']:.3f})" for label in ("drug", "effect"))
+        + f", ADE pairs {report['ade_pairs']['f1']:.3f}; {phee['train_seconds']} s, best epoch "
+        f"{phee['best_epoch']}, {phee['device']}.",
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def _device_name(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name()

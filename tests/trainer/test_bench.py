@@ -1,6 +1,13 @@
+import json
+
 import pytest
 
-from trainer.bench import _teacher_labels, markdown_table
+from trainer.bench import (
+    _teacher_labels,
+    llm_markdown_table,
+    markdown_table,
+    run_llm_teacher_benchmark,
+)
 from trainer.settings import TrainingSettings
 
 
@@ -40,3 +47,65 @@ def test_table_rows_give_differences_and_the_footer_records_device_and_settings(
     assert "ADE pairs" not in table  # no gold pairs in this corpus
     assert "Training on NVIDIA H100 80GB HBM3: distilled student 12 s (best epoch 3)" in table
     assert "at most 20 epochs, batch 32" in table
+
+
+def write_made_up_corpora(root):
+    """ade_llm, phee_chatgpt and PHEE dev shaped files, made up here (no corpus text)."""
+    drugs, effects = ["amoxicillin", "warfarin", "lisinopril"], ["rash", "bleeding", "cough"]
+    sentences = [f"Patient {i} developed {effects[i % 3]} after {drugs[i % 3]}." for i in range(24)]
+
+    def spans(text, *mentions):
+        return [{"start": text.index(m), "end": text.index(m) + len(m), "type": t, "text": m}
+                for m, t in mentions]  # fmt: skip
+
+    (root / "ade_llm").mkdir(parents=True)
+    for name, part in (("train", sentences[:16]), ("dev", sentences[16:])):
+        lines = []
+        for i, text in enumerate(part):
+            drug = next(d for d in drugs if d in text)
+            effect = next(e for e in effects if e in text)
+            found = spans(text, (drug, "DRUG"), (effect, "ADE"))
+            record = {"note_id": f"{name}-{i}", "text": text,
+                      "llm": {"gpt41nano_direct": found, "gpt41nano_enhanced": found,
+                              "gpt41nano_dspy": found[:1]}}  # fmt: skip
+            if name == "dev":
+                record["gold"] = {"entities": found, "ade_pairs": [
+                    {"drug": [found[0]["start"], found[0]["end"]],
+                     "effect": [found[1]["start"], found[1]["end"]]}]}  # fmt: skip
+            lines.append(json.dumps(record))
+        (root / "ade_llm" / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+
+    def phee_line(i, text):
+        drug, effect = next(d for d in drugs if d in text), next(e for e in effects if e in text)
+        event = {"event_type": "Adverse_event",
+                 "Treatment": {"Drug": {"text": [[drug]], "start": [[text.index(drug)]]}},
+                 "Effect": {"text": [[effect]], "start": [[text.index(effect)]]}}  # fmt: skip
+        return json.dumps({"id": str(i), "context": text, "annotations": [{"events": [event]}]})
+
+    for folder, name, part in (("phee_chatgpt", "train_aug.json", sentences[:10]),
+                               ("phee_chatgpt", "train_aug_constrain_drug_and_effect.json",
+                                sentences[10:16]),
+                               ("phee", "dev.json", sentences[16:])):  # fmt: skip
+        (root / folder).mkdir(exist_ok=True)
+        (root / folder / name).write_text("\n".join(phee_line(i, t) for i, t in enumerate(part)))
+
+
+def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
+    tmp_path, tiny_backbone, monkeypatch
+):
+    for key, value in {"CLINSTREAM_STUDENT_BACKBONE": str(tiny_backbone),
+                       "CLINSTREAM_STUDENT_MAX_LENGTH": "32", "CLINSTREAM_STUDENT_STRIDE": "8",
+                       "CLINSTREAM_TRAIN_EPOCHS": "2"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    write_made_up_corpora(tmp_path / "corpora")
+    summary = run_llm_teacher_benchmark(
+        tmp_path / "corpora", tmp_path / "work", ["gpt41nano_direct", "2 of 3 prompts"]
+    )
+    assert list(summary["ade"]) == ["gpt41nano_direct", "2 of 3 prompts"]
+    direct = summary["ade"]["gpt41nano_direct"]
+    assert direct["teacher"]["relation sentences"]["strict"]["ade"]["f1"] == 1.0
+    assert set(direct["student"]) == {"relation sentences", "all sentences"}
+    assert summary["phee_synthetic"]["sentences"] == 16
+    table = llm_markdown_table(summary)
+    assert "| gpt41nano_direct | relation sentences | ade | 1.000 (1.000) |" in table
+    assert "PHEE dev, student trained on 16 LLM-written sentences alone" in table
