@@ -1,8 +1,12 @@
 """What the student returns for one note: the contract between Triton and the stream."""
 
+from typing import TypeVar
+
 from pydantic import BaseModel, Field, model_validator
 
 from models.labels import EntityType
+
+Span = TypeVar("Span", bound=tuple)
 
 
 class Entity(BaseModel):
@@ -28,6 +32,15 @@ class AdePair(BaseModel):
     drug: Entity
     effect: Entity
     confidence: float = Field(ge=0.0, le=1.0)
+
+
+def non_overlapping(ranked: list[Span]) -> list[Span]:
+    """(start, end, ...) spans in order of preference -> those overlapping no earlier one."""
+    taken: list[Span] = []
+    for span in ranked:
+        if all(span[1] <= other[0] or span[0] >= other[1] for other in taken):
+            taken.append(span)
+    return taken
 
 
 class Annotations(BaseModel):

@@ -9,7 +9,7 @@ is the share of readings that had it. Negation and pairing are redone on the res
 from collections import Counter
 
 from models.decoding import annotate
-from models.spans import Annotations, Entity
+from models.spans import Annotations, Entity, non_overlapping
 
 
 def vote(text: str, readings: list[Annotations], min_votes: int) -> Annotations:
@@ -28,12 +28,8 @@ def _kept(text: str, votes: Counter, min_votes: int, readers: int) -> list[Entit
         (span for span, count in votes.items() if count >= min_votes),
         key=lambda span: (-votes[span], span[0] - span[1], span[0]),
     )
-    taken: list[tuple[int, int, object]] = []
-    for start, end, entity_type in ranked:
-        if all(end <= s or start >= e for s, e, _ in taken):
-            taken.append((start, end, entity_type))
     return [
         Entity(type=t, start=s, end=e, text=text[s:e],
                confidence=round(votes[(s, e, t)] / readers, 4))
-        for s, e, t in sorted(taken)
+        for s, e, t in sorted(non_overlapping(ranked))
     ]  # fmt: skip

@@ -110,6 +110,11 @@ def read_phee(path: Path) -> Iterator[Document]:
             yield Document(doc_id=record["id"], text=text, labels=_annotations(entities, pairs))
 
 
+def span_entity(text: str, span: dict) -> Entity:
+    """An `ade_llm` span, `{"start", "end", "type"}`, as an entity (gold and LLM answers alike)."""
+    return _entity(text, span["start"], span["end"], EntityType(span["type"]))
+
+
 def read_ade_llm(path: Path) -> Iterator[Document]:
     """`{"note_id", "text", "llm": {...}, "gold": {"entities", "ade_pairs"}}` a line; the gold
     (dev only) becomes the labels."""
@@ -119,8 +124,7 @@ def read_ade_llm(path: Path) -> Iterator[Document]:
             text, gold = record["text"], record.get("gold")
             labels = None
             if gold is not None:
-                entities = [_entity(text, e["start"], e["end"], EntityType(e["type"]))
-                            for e in gold["entities"]]  # fmt: skip
+                entities = [span_entity(text, span) for span in gold["entities"]]
                 pairs = [
                     AdePair(drug=_entity(text, *pair["drug"], EntityType.DRUG),
                             effect=_entity(text, *pair["effect"], EntityType.ADE), confidence=1.0)

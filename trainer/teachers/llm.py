@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from models.context import mark_negated
 from models.decoding import sentence_index
 from models.labels import EntityType
-from models.spans import AdePair, Annotations, Entity
+from models.spans import AdePair, Annotations, Entity, non_overlapping
 from streams.settings import RuntimeSettings
 from trainer.teachers.redaction import Redactor
 
@@ -254,10 +254,7 @@ def align(text: str, answer: LlmAnswer) -> Annotations:
         for start, end in _occurrences(text, pair.effect)
     ]
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[2] != EntityType.ADE, c[0]))
-    taken: list[tuple[int, int, EntityType]] = []
-    for start, end, entity_type in candidates:
-        if all(end <= s or start >= e for s, e, _ in taken):
-            taken.append((start, end, entity_type))
+    taken = non_overlapping(candidates)
     entities = mark_negated(
         text,
         [

@@ -15,9 +15,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.decoding import annotate
-from models.labels import EntityType
-from models.spans import Annotations, Entity
+from models.spans import Annotations
 from trainer.combine import vote
+from trainer.corpora import span_entity
 
 
 class RecordedSettings(BaseSettings):
@@ -77,16 +77,9 @@ class RecordedTeacher:
                 f"{self.settings.answers.name}"
             )
         readings = [
-            annotate(text, [_entity(text, span) for span in recorded.get(prompt, [])])
+            annotate(text, [span_entity(text, span) for span in recorded.get(prompt, [])])
             for prompt in self.settings.prompts
         ]
         if len(readings) == 1:
             return readings[0]
         return vote(text, readings, self.min_votes)
-
-
-def _entity(text: str, span: dict) -> Entity:
-    start, end = span["start"], span["end"]
-    return Entity(
-        type=EntityType(span["type"]), start=start, end=end, text=text[start:end], confidence=1.0
-    )
