@@ -6,9 +6,9 @@ re-delivery after a crash (at-least-once) yields duplicates a consumer can drop,
 different answers.
 
 A message's offset becomes committable only once its outcome is sent: each message is held
-(`incref`) on arrival and released when its outcome is out, so a batch cut short by a crash
-or a shutdown is read again rather than skipped (Faust's `take_events` acks a batch whatever
-became of it).
+(`incref`) on arrival and released when its outcome is out. Faust's `take_events` acks a
+batch in a `finally`, whatever became of it, so an error escaping a batch (a send that fails)
+would otherwise let the next periodic commit skip notes that never got an outcome.
 """
 
 import asyncio
@@ -38,7 +38,7 @@ from streams.schemas import (
     parse_note,
 )
 from streams.settings import TritonSettings, WorkerSettings
-from streams.triton_client import TritonStudent
+from streams.triton_client import StudentResult, TritonStudent
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ class Inferred:
     """The student's reading of one text, and the request that made it."""
 
     annotations: Annotations
-    model_version: str
-    seconds: float
+    request: StudentResult
 
 
 @dataclass(frozen=True)
@@ -103,17 +102,15 @@ class BatchProcessor:
 
         received_at = datetime.now(UTC)
         spans = [chunk_spans(note.text, self.worker.chunk_chars) for _, note in notes]
-        owners = [index for index, note_spans in enumerate(spans) for _ in note_spans]
         texts = [
             note.text[start:end]
             for (_, note), note_spans in zip(notes, spans, strict=True)
             for start, end in note_spans
         ]
         metrics.BATCH_SIZE.observe(len(notes))
-        results = await self.infer(texts)
-        for index, ((event, note), note_spans) in enumerate(zip(notes, spans, strict=True)):
-            chunks = [result for result, owner in zip(results, owners, strict=True)
-                      if owner == index]  # fmt: skip
+        results = iter(await self.infer(texts))
+        for (event, note), note_spans in zip(notes, spans, strict=True):
+            chunks = [next(results) for _ in note_spans]  # in order: this note's chunks
             failures = [chunk.cause for chunk in chunks if isinstance(chunk, Failed)]
             if failures:
                 rejection = NoteRejected(
@@ -172,10 +169,7 @@ class BatchProcessor:
                 return await self._request(texts[:half], False) + await self._request(
                     texts[half:], False
                 )
-            return [
-                Inferred(annotations, result.model_version, result.seconds)
-                for annotations in result.annotations
-            ]
+            return [Inferred(annotations, result) for annotations in result.annotations]
 
     async def publish(
         self,
@@ -187,7 +181,9 @@ class BatchProcessor:
     ) -> None:
         annotations = join_chunks(note.text, spans, [chunk.annotations for chunk in chunks])
         # Chunks of one note may straddle a promotion; the newest version is reported.
-        model_version = max((chunk.model_version for chunk in chunks), key=int)
+        model_version = max((chunk.request.model_version for chunk in chunks), key=int)
+        # Each request the note took part in counts once, however many of its chunks it held.
+        requests = {id(chunk.request): chunk.request for chunk in chunks}.values()
         model_name = self.triton.model_name
         published_at = datetime.now(UTC)
         end_to_end = max(0.0, published_at.timestamp() - event.message.timestamp)
@@ -202,7 +198,7 @@ class BatchProcessor:
             timings=Timings(
                 received_at=received_at,
                 published_at=published_at,
-                triton_ms=round(sum({chunk.seconds for chunk in chunks}) * 1000, 2),
+                triton_ms=round(sum(request.seconds for request in requests) * 1000, 2),
                 end_to_end_ms=round(end_to_end * 1000, 2),
             ),
             source_topic=event.message.topic,
