@@ -3,6 +3,7 @@
 import logging
 import os
 import signal
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -28,6 +29,14 @@ def private_files() -> None:
 
 
 FormatOption = Annotated[CorpusFormat, typer.Option("--format", help="Format of the input.")]
+
+
+class BenchSuite(StrEnum):
+    LEXICON = "lexicon"
+    LLM = "llm"
+    ALL = "all"
+
+
 NotesOption = Annotated[
     Path, typer.Option("--input", help="Notes: JSON Lines of {note_id, text}, or a corpus.")
 ]
@@ -285,10 +294,11 @@ def purge(
     from streams.label_store import LabelStore
     from streams.settings import LoopSettings, RuntimeSettings
 
-    if (note_id is None) == (patient_id is None):
-        raise typer.BadParameter("give --note-id or --patient-id, one of them")
     store = LabelStore(RuntimeSettings().label_store, LoopSettings().retention_days)
-    deleted = store.purge(note_id=note_id, patient_id=patient_id)
+    try:
+        deleted = store.purge(note_id=note_id, patient_id=patient_id)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     console.print(f"removed {deleted} label-store row(s) from {store.path}")
 
 
@@ -325,13 +335,13 @@ def bench_accuracy(
         "../shared/corpora"
     ),
     suite: Annotated[
-        str,
+        BenchSuite,
         typer.Option(
             help="lexicon: lexicon teacher vs distilled vs supervised on PHEE and BC5CDR "
             "(bench/accuracy.md); llm: recorded LLM teachers and their students on ADE Corpus, "
             "and LLM-written PHEE (bench/llm-teachers.md); all: both."
         ),
-    ] = "lexicon",
+    ] = BenchSuite.LEXICON,
     llm_teacher: Annotated[
         list[str] | None,
         typer.Option(help="With --suite llm: only these recorded teachers (repeatable)."),
@@ -353,16 +363,14 @@ def bench_accuracy(
     )
 
     _configure_logging()
-    if suite not in ("lexicon", "llm", "all"):
-        raise typer.BadParameter("--suite is lexicon, llm or all")
     if not corpora.is_dir():
         raise typer.BadParameter(f"{corpora} not found; pass --corpora")
     workdir = RuntimeSettings().data_dir / "bench"
     tables = {}
-    if suite in ("lexicon", "all"):
+    if suite in (BenchSuite.LEXICON, BenchSuite.ALL):
         summary = run_accuracy_benchmark(corpora, workdir, extra_notes, reuse_labels)
         tables[Path("bench/accuracy.md")] = markdown_table(summary)
-    if suite in ("llm", "all"):
+    if suite in (BenchSuite.LLM, BenchSuite.ALL):
         summary = run_llm_teacher_benchmark(corpora, workdir, llm_teacher)
         tables[Path("bench/llm-teachers.md")] = llm_markdown_table(summary)
     for output, table in tables.items():

@@ -10,6 +10,7 @@ scored on the dev splits, which no model trains or stops on.
 import hashlib
 import json
 import random
+import re
 import resource
 import time
 from pathlib import Path
@@ -218,7 +219,7 @@ def run_llm_teacher_benchmark(
         labels = teacher.label_batch([d.text for d in train])
         labelled = [d.model_copy(update={"labels": x}) for d, x in zip(train, labels, strict=True)]
         fit, stop = _split(labelled, seed)
-        run = workdir / f"ade-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+        run = workdir / ("ade-" + re.sub(r"\W+", "-", name))
         metrics = distil_student(fit, run, teacher.version, dev=stop)
         dev_teacher = RecordedTeacher(settings.model_copy(update={"answers": ade / "dev.jsonl"}))
         results[name] = {
