@@ -21,6 +21,7 @@ from streams.settings import LoopSettings, WorkerSettings
 from tests.conftest import embedded_runtime, free_port
 from tests.streams.kafka_helpers import Outcomes, produce, worker_metrics
 from trainer.demo_corpus import demo_notes
+from trainer.versions import publish_version
 
 pytestmark = pytest.mark.integration
 
@@ -243,3 +244,81 @@ def assert_marker_nowhere(runtime) -> None:
 
 def test_the_worker_endpoint_binds_to_loopback_by_default():
     assert WorkerSettings().bind_host == "127.0.0.1"
+
+
+async def test_notes_held_through_an_outage_survive_a_worker_stop(runtime):
+    """A worker stopped (SIGTERM) while it holds a batch must not commit past it."""
+    triton = next(s for s in runtime.services if s.name == "tritonserver")
+    worker = next(s for s in runtime.services if s.name == "worker")
+    records = valid_notes(12, "held-then-stopped")
+    triton.stop()
+    try:
+        where = await produce(runtime.kafka, records)
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{worker_url(runtime)}/readyz").status_code != 503:
+            assert time.monotonic() < deadline, "the worker never held notes for Triton"
+            await asyncio.sleep(0.5)
+        worker.stop()
+    finally:
+        await asyncio.to_thread(triton.start, runtime.runtime.startup_timeout_s)
+    await asyncio.to_thread(worker.start, runtime.runtime.startup_timeout_s)
+    async with Outcomes(runtime.kafka) as outcomes:
+        await outcomes.wait_for(where, timeout_s=180)
+    assert all(place in outcomes.extractions for place in where)
+    assert not any(place in outcomes.letters for place in where)
+
+
+POISON_MARKER = "TRITON-POISON"
+# The served student, wrapped to fail any request that holds a marked note: a note that
+# fails on its own while Triton stays ready.
+FAILING_MODEL = f'''
+import importlib.util
+import pathlib
+
+_spec = importlib.util.spec_from_file_location(
+    "served_student", pathlib.Path(__file__).with_name("served_model.py")
+)
+_served = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_served)
+
+
+class TritonPythonModel(_served.TritonPythonModel):
+    def execute(self, requests):
+        for request in requests:
+            texts = _served.pb_utils.get_input_tensor_by_name(request, "TEXT").as_numpy()
+            if any(b"{POISON_MARKER}" in text for text in texts.reshape(-1)):
+                raise _served.pb_utils.TritonModelException("a note this model fails on")
+        return super().execute(requests)
+'''
+
+
+@pytest.fixture(scope="module")
+def failing_runtime(tmp_path_factory, tiny_student):
+    repository = tmp_path_factory.mktemp("failing-repo")
+    publish_version(tiny_student, repository)
+    version = repository / "student" / "1"
+    (version / "model.py").rename(version / "served_model.py")
+    (version / "model.py").write_text(FAILING_MODEL)
+    with embedded_runtime(tmp_path_factory, repository, LoopSettings(sample_rate=0)) as embedded:
+        yield embedded
+
+
+async def test_a_note_that_fails_on_its_own_is_the_only_one_dead_lettered(failing_runtime):
+    records = valid_notes(20, "bisect")
+    for index in (3, 14):
+        note = ClinicalNote.model_validate_json(records[index][1])
+        failing = note.model_copy(update={"text": f"{note.text} {POISON_MARKER}"})
+        records[index] = (records[index][0], failing.model_dump_json().encode())
+    async with Outcomes(failing_runtime.kafka) as outcomes:
+        where = await produce(failing_runtime.kafka, records)
+        await outcomes.wait_for(where, timeout_s=240)
+    for index, place in enumerate(where):
+        if index in (3, 14):
+            (letter,) = outcomes.letters[place]
+            assert letter.reason.value == "inference_failed" and place not in outcomes.extractions
+            assert POISON_MARKER not in letter.error
+        else:
+            assert place in outcomes.extractions and place not in outcomes.letters
+    metrics = worker_metrics(failing_runtime)
+    assert metrics[("clinstream_dead_letters_total", (("reason", "inference_failed"),))] == 2
+    assert metrics.get(("clinstream_dependency_up", (("dependency", "triton"),)), 1) == 1

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from streams.runtime import ServiceError, broker_service, triton_service
+from streams.runtime import ServiceError, as_env, broker_service, triton_service
 from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings
 from tests.conftest import free_port
 
@@ -61,3 +61,15 @@ def test_up_serves_until_sigterm_then_stops_its_children(tmp_path):
     assert up.wait(30) == 0
     assert not connectable(port)
     assert (tmp_path / "logs" / "broker.log").read_text().count("listening on") == 1
+
+
+def test_child_processes_get_secrets_in_clear_and_no_unset_values():
+    kafka = KafkaSettings(security_protocol="SASL_SSL", sasl_username="u", sasl_password="pw")
+    env = as_env(kafka)
+    assert env["CLINSTREAM_KAFKA_SASL_PASSWORD"] == "pw"  # not pydantic's "**********"
+    assert "CLINSTREAM_KAFKA_SSL_CAFILE" not in env  # unset stays unset, not "None"
+    assert KafkaSettings(**{k.removeprefix("CLINSTREAM_KAFKA_").lower(): v
+                            for k, v in env.items()}) == kafka  # fmt: skip
+    options = kafka.client_options()
+    assert options["sasl_plain_password"] == "pw" and options["ssl_context"] is not None
+    assert kafka.faust_credentials().mechanism.value == "PLAIN"

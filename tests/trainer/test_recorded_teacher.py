@@ -115,3 +115,23 @@ def test_the_recording_scores_as_its_readme_says_on_dev_relation_sentences():
                       SCORED_TYPES[CorpusFormat.ADE_LLM])  # fmt: skip
     assert round(report.strict["drug"].f1, 3) == 0.889
     assert round(report.strict["ade"].f1, 3) == 0.673
+
+
+def test_evaluate_annotated_only_scores_the_texts_whose_gold_has_a_mention(recording, monkeypatch):
+    plain = "Aspirin was continued."
+    with recording.open("a") as lines:
+        lines.write(json.dumps({"note_id": "s2", "text": plain,
+                                "llm": {"a": [span(plain, "Aspirin", "DRUG")]},
+                                "gold": {"entities": [], "ade_pairs": []}}) + "\n")  # fmt: skip
+    monkeypatch.setenv("CLINSTREAM_RECORDED_ANSWERS", str(recording))
+    monkeypatch.setenv("CLINSTREAM_RECORDED_PROMPTS", '["a"]')
+
+    def drug_precision(*flags: str) -> float:
+        result = CliRunner().invoke(app, ["evaluate", "--gold", str(recording), "--format",
+                                          "ade_llm", "--teacher", "recorded", "--json", *flags],
+                                    catch_exceptions=False)  # fmt: skip
+        report = json.loads(result.stdout)
+        return report["strict"]["drug"]["p"]
+
+    assert drug_precision("--annotated-only") == 1.0  # the relation sentence alone
+    assert drug_precision() == 0.5  # "Aspirin" counts against it where gold has no relation
