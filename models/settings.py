@@ -18,3 +18,16 @@ class StudentSettings(BaseSettings):
     )
     max_length: int = Field(128, ge=16, le=512, description="Tokens per window.")
     stride: int = Field(32, ge=0, description="Tokens shared by consecutive windows.")
+
+
+class CodeSettings(BaseSettings):
+    """Concept coding of entities (CLINSTREAM_CODES_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLINSTREAM_CODES_", env_ignore_empty=True)
+
+    dictionary: Path | None = Field(
+        None,
+        description="JSON Lines of {text, type, system, code, display}: a site's own mention -> "
+        "code entries, looked up before the packaged lexicons (`clinstream codes-dictionary` "
+        "builds one from a coded corpus).",
+    )

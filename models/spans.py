@@ -9,6 +9,14 @@ from models.labels import EntityType
 Span = TypeVar("Span", bound=tuple)
 
 
+class Code(BaseModel):
+    """A concept an entity names, in a code system (FHIR's Coding: system URI, code, display)."""
+
+    system: str
+    code: str
+    display: str | None = None
+
+
 class Entity(BaseModel):
     """A mention at character offsets [start, end) of the original note."""
 
@@ -18,6 +26,10 @@ class Entity(BaseModel):
     text: str
     confidence: float = Field(ge=0.0, le=1.0)
     negated: bool = Field(False, description="In the scope of a negation cue ('denies rash').")
+    codes: list[Code] = Field(
+        default_factory=list,
+        description="Concepts the mention names (DrugBank, MeSH, HPO); empty when unmatched.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> "Entity":

@@ -1,9 +1,10 @@
 """The Faust app: the topics clinstream reads and writes, and the flows between them.
 
-clinical.notes --extract_notes--> Triton student --> clinical.entities  (one per note)
-                                                 |-> clinical.ade       (one per pair)
-               (unparseable or failed)           |-> clinical.notes.dlq
-               (sampled)                         `-> clinical.teacher.requests
+clinical.notes        --extract_notes--> Triton student --> clinical.entities  (one per note)
+clinical.notes.hl7v2    (decoded by the topic's format)  |-> clinical.ade       (one per pair)
+clinical.notes.fhir                                      |-> clinical.fhir      (opt-in Bundle)
+                        (unreadable or failed)           |-> clinical.notes.dlq
+                        (sampled)                        `-> clinical.teacher.requests
 clinical.teacher.requests --label_samples--> teacher --> clinical.teacher.labels
 clinical.teacher.labels --watch_agreement--> label store, rolling agreement
 every report interval --report_drift--> clinical.drift (and a retrain when due)
@@ -15,13 +16,7 @@ from aiohttp import web
 from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams import metrics
-from streams.drift import DriftMonitor
-from streams.extraction import BatchProcessor, OutputTopics, send_dead_letter
-from streams.label_store import LabelStore
-from streams.quiet_logs import quiet_repeats
-from streams.sampling import Sampler
-from streams.schemas import (
+from models.messages import (
     M,
     ModelDecision,
     NoteRejected,
@@ -29,6 +24,12 @@ from streams.schemas import (
     TeacherRequest,
     decode_message,
 )
+from streams import metrics
+from streams.drift import DriftMonitor
+from streams.extraction import BatchProcessor, OutputTopics, send_dead_letter
+from streams.label_store import LabelStore
+from streams.quiet_logs import quiet_repeats
+from streams.sampling import Sampler
 from streams.settings import (
     KafkaSettings,
     LoopSettings,
@@ -74,7 +75,8 @@ app = faust.App(
 # Values stay raw bytes: parsing is ours, so a malformed message becomes a dead letter
 # instead of a crash inside Faust's deserialiser.
 _raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-notes_topic = app.topic(kafka.notes_topic, **_raw)
+# One stream over every notes topic; a message's topic tells its format (kafka.note_topics).
+notes_topic = app.topic(*kafka.note_topics, **_raw)
 teacher_labels_topic = app.topic(kafka.teacher_labels_topic, **_raw)
 drift_topic = app.topic(kafka.drift_topic, **_raw)
 decisions_topic = app.topic(kafka.decisions_topic, **_raw)
@@ -83,6 +85,7 @@ outputs = OutputTopics(
     ade=app.topic(kafka.ade_topic, **_raw),
     dead_letters=app.topic(kafka.dead_letter_topic, **_raw),
     teacher_requests=app.topic(kafka.teacher_requests_topic, **_raw),
+    fhir=app.topic(kafka.fhir_topic, **_raw) if worker.fhir_output else None,
 )
 sampler = Sampler(loop.sample_rate, loop.uncertainty_threshold, loop.max_samples_per_minute)
 monitor = DriftMonitor(
@@ -96,15 +99,20 @@ retrain_trigger = RetrainTrigger(loop)
 
 
 @app.on_partitions_assigned.connect
-async def count_assigned(_app: faust.App, assigned: set, **_kwargs) -> None:
-    """How many notes partitions this worker owns: a worker with none is idle by design."""
-    metrics.ASSIGNED_PARTITIONS.set(sum(tp.topic == kafka.notes_topic for tp in assigned))
+async def count_assigned(assigned_app: faust.App, _assigned: set, **_kwargs) -> None:
+    """How many notes partitions this worker owns (actives: standbys are not its to process);
+    a worker with none is idle by design."""
+    actives = assigned_app.assignor.assigned_actives()
+    metrics.ASSIGNED_PARTITIONS.set(sum(tp.topic in kafka.note_topics for tp in actives))
 
 
 @app.agent(notes_topic)
 async def extract_notes(stream: faust.StreamT) -> None:
     """Notes, in batches, through the Triton-served student, to entity and ADE topics."""
-    processor = BatchProcessor(TritonStudent(triton), outputs, worker, triton, sampler)
+    processor = BatchProcessor(
+        TritonStudent(triton), outputs, kafka.note_topics, worker, triton, sampler
+    )
+    await processor.start()
     async for events in stream.take_events(worker.batch_size, within=worker.batch_within_s):
         await processor.process(events)
 

@@ -94,8 +94,8 @@ def worker() -> None:
 
 @app.command()
 def schemas() -> None:
-    """Regenerate the JSON Schemas of the messages under streams/jsonschema/."""
-    from streams.schemas import write_json_schemas
+    """Regenerate the JSON Schemas of the messages under models/jsonschema/."""
+    from models.messages import write_json_schemas
 
     for path in write_json_schemas():
         console.print(f"wrote {path}")
@@ -185,17 +185,39 @@ def extract(
     output: Annotated[Path, typer.Option(help="JSON Lines of Extraction.")],
     corpus_format: FormatOption = CorpusFormat.JSONL,
 ) -> None:
-    """Run the student over stored notes (backfills), by the same code as the Triton model."""
+    """Run the student over stored notes or messages (backfills), by the same code as the
+    Triton model and the worker: the same decoding, the same codes on every entity."""
+    from models.codes import with_codes
     from models.onnx_student import OnnxStudent
     from trainer.batch import read_documents, write_extractions
 
     documents = read_documents(notes, corpus_format)
     student = OnnxStudent(model)
-    annotations = _in_chunks("extracting", documents, student.extract)
+    annotations = [
+        with_codes(found) for found in _in_chunks("extracting", documents, student.extract)
+    ]
     write_extractions(
         output, documents, annotations, student.card.name, student.card.name, with_text=False
     )
     console.print(f"extracted {len(documents)} notes into {output}")
+
+
+@app.command("codes-dictionary")
+def codes_dictionary(
+    gold: Annotated[Path, typer.Option(help="A corpus whose gold carries codes (a train split).")],
+    output: Annotated[
+        Path, typer.Option(help="Dictionary to write, for CLINSTREAM_CODES_DICTIONARY.")
+    ],
+    corpus_format: FormatOption = CorpusFormat.BC5CDR,
+) -> None:
+    """Build a site dictionary of mention -> codes from coded gold, looked up before the
+    packaged lexicons."""
+    from trainer.batch import read_documents
+    from trainer.code_dictionary import build_dictionary, write_dictionary
+
+    entries = build_dictionary(read_documents(gold, corpus_format))
+    write_dictionary(entries, output)
+    console.print(f"wrote {len(entries)} entries to {output}")
 
 
 @app.command()
@@ -241,6 +263,10 @@ def evaluate(
         predicted = _in_chunks(teacher.value, documents, make_teacher(teacher).label_batch)
     else:
         predicted = align_predictions(documents, read_extractions(predictions))
+    if any(e.codes for d in documents for e in d.labels.entities):
+        from models.codes import with_codes
+
+        predicted = [with_codes(found) for found in predicted]  # as the worker codes them
     report = score(
         [d.labels for d in documents], predicted, SCORED_TYPES.get(corpus_format, OUR_TYPES)
     )
@@ -258,13 +284,16 @@ def evaluate(
     table.add_row("ADE pairs", f"{pairs.p:.3f}", f"{pairs.r:.3f}", f"{pairs.f1:.3f}", "",
                   str(pairs.support))  # fmt: skip
     console.print(table)
+    for label, coded in report.normalisation.items():
+        console.print(f"codes, {label}: {coded.correct}/{coded.mentions} exactly found mentions "
+                      f"got the gold code first ({coded.accuracy:.3f})")  # fmt: skip
 
 
 @app.command()
 def retrain() -> None:
     """Train a candidate on the stored teacher labels; promote it only if it is no worse."""
+    from streams.retrain import retrain as run_retrain
     from streams.settings import LoopSettings, RuntimeSettings, TritonSettings
-    from trainer.retrain import retrain as run_retrain
 
     _configure_logging()
     decision = run_retrain(LoopSettings(), TritonSettings(), RuntimeSettings(), _publish_decision)
@@ -274,8 +303,8 @@ def retrain() -> None:
 @app.command()
 def rollback() -> None:
     """Retire the newest student version; Triton serves the previous one."""
+    from streams.retrain import rollback as run_rollback
     from streams.settings import RuntimeSettings, TritonSettings
-    from trainer.retrain import rollback as run_rollback
 
     _configure_logging()
     decision = run_rollback(TritonSettings(), RuntimeSettings(), _publish_decision)

@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
+from models.messages import AdverseDrugEvent, ClinicalNote, DeadLetter, DriftReport, Extraction
 from streams.runtime import EmbeddedRuntime
-from streams.schemas import AdverseDrugEvent, ClinicalNote, DeadLetter, DriftReport, Extraction
 from streams.settings import KafkaSettings, LoopSettings, RuntimeSettings, TritonSettings
 from trainer.demo_corpus import demo_notes, long_demo_note
 from trainer.settings import TrainingSettings

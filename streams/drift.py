@@ -12,8 +12,8 @@ import numpy as np
 
 from models.confidence import confidence_histogram, population_stability_index
 from models.labels import EntityType
+from models.messages import DriftReport, TeacherLabel
 from streams import metrics
-from streams.schemas import DriftReport, TeacherLabel
 from trainer.evaluate import MICRO, evaluate
 
 

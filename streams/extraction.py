@@ -22,11 +22,10 @@ from datetime import UTC, datetime
 from faust.types import EventT, TopicT
 from tritonclient.utils import InferenceServerException
 
+from models import codes
 from models.chunks import chunk_spans, join_chunks
-from models.spans import Annotations
-from streams import metrics
-from streams.sampling import Sampler
-from streams.schemas import (
+from models.formats import NoteFormat, parse_note
+from models.messages import (
     AdverseDrugEvent,
     ClinicalNote,
     DeadLetter,
@@ -35,8 +34,11 @@ from streams.schemas import (
     NoteRejected,
     TeacherRequest,
     Timings,
-    parse_note,
 )
+from models.spans import Annotations
+from streams import metrics
+from streams.fhir_out import findings_bundle
+from streams.sampling import Sampler
 from streams.settings import TritonSettings, WorkerSettings
 from streams.triton_client import StudentResult, TritonStudent
 
@@ -49,6 +51,7 @@ class OutputTopics:
     ade: TopicT
     dead_letters: TopicT
     teacher_requests: TopicT
+    fhir: TopicT | None = None  # FHIR Bundles of findings, when CLINSTREAM_WORKER_FHIR_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -73,15 +76,21 @@ class BatchProcessor:
         self,
         student: TritonStudent,
         topics: OutputTopics,
+        note_formats: dict[str, NoteFormat],
         worker: WorkerSettings,
         triton: TritonSettings,
         sampler: Sampler,
     ) -> None:
         self.student = student
         self.topics = topics
+        self.note_formats = note_formats
         self.worker = worker
         self.triton = triton
         self.sampler = sampler
+
+    async def start(self) -> None:
+        """Builds the code indexes off the event loop, so the first note does not wait."""
+        await asyncio.to_thread(codes.load)
 
     async def process(self, events: Sequence[EventT]) -> None:
         metrics.NOTES_IN.inc(len(events))
@@ -91,7 +100,10 @@ class BatchProcessor:
         for event in events:
             try:
                 note = parse_note(
-                    event.value, self.worker.max_message_bytes, self.worker.max_note_chars
+                    event.value,
+                    self.worker.max_message_bytes,
+                    self.worker.max_note_chars,
+                    self.note_formats.get(event.message.topic, NoteFormat.JSON),
                 )
             except NoteRejected as rejection:
                 await self.dead_letter(event, rejection)
@@ -179,7 +191,9 @@ class BatchProcessor:
         chunks: list[Inferred],
         received_at: datetime,
     ) -> None:
-        annotations = join_chunks(note.text, spans, [chunk.annotations for chunk in chunks])
+        annotations = codes.with_codes(
+            join_chunks(note.text, spans, [chunk.annotations for chunk in chunks])
+        )
         # Chunks of one note may straddle a promotion; the newest version is reported.
         model_version = max((chunk.request.model_version for chunk in chunks), key=int)
         # Each request the note took part in counts once, however many of its chunks it held.
@@ -225,6 +239,9 @@ class BatchProcessor:
             )
             await self.topics.ade.send(key=key, value=ade.model_dump_json().encode("utf-8"))
         await self.topics.entities.send(key=key, value=extraction.model_dump_json().encode("utf-8"))
+        if self.topics.fhir is not None:
+            bundle = findings_bundle(note, extraction, published_at)
+            await self.topics.fhir.send(key=key, value=bundle.model_dump_json().encode("utf-8"))
         reason = self.sampler.choose(note.note_id, annotations)
         if reason is not None:
             request = TeacherRequest(note=note, student=extraction, reason=reason)

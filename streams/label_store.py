@@ -11,7 +11,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from streams.schemas import TeacherLabel
+from models.messages import TeacherLabel
 
 
 class LabelStore:

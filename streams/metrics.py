@@ -51,7 +51,8 @@ PAUSED_SECONDS = Counter(
     ["dependency"],
 )
 ASSIGNED_PARTITIONS = Gauge(
-    "clinstream_assigned_partitions", "Notes-topic partitions this worker owns after a rebalance."
+    "clinstream_assigned_partitions",
+    "Partitions of the notes topics (JSON, HL7 v2, FHIR) this worker owns after a rebalance.",
 )
 SERVING_VERSION = Gauge(
     "clinstream_serving_model_version", "Student version that answered the last request."

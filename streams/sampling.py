@@ -5,8 +5,8 @@ import hashlib
 import time
 from collections.abc import Callable
 
+from models.messages import SampleReason
 from models.spans import Annotations
-from streams.schemas import SampleReason
 
 
 def in_slice(note_id: str, rate: float) -> bool:

@@ -15,7 +15,8 @@ from faust.types.auth import CredentialsT
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from models.formats import NoteFormat
+from trainer.settings import PROJECT_ROOT, DataSettings
 
 
 class KafkaSettings(BaseSettings):
@@ -25,6 +26,12 @@ class KafkaSettings(BaseSettings):
 
     bootstrap: str = Field("127.0.0.1:19092", description="host:port of a Kafka broker.")
     notes_topic: str = "clinical.notes"
+    hl7v2_notes_topic: str = "clinical.notes.hl7v2"
+    fhir_notes_topic: str = "clinical.notes.fhir"
+    fhir_topic: str = Field(
+        "clinical.fhir",
+        description="FHIR Bundles of what was found (CLINSTREAM_WORKER_FHIR_OUTPUT).",
+    )
     entities_topic: str = "clinical.entities"
     ade_topic: str = "clinical.ade"
     dead_letter_topic: str = "clinical.notes.dlq"
@@ -78,9 +85,19 @@ class KafkaSettings(BaseSettings):
         return None
 
     @property
+    def note_topics(self) -> dict[str, NoteFormat]:
+        """The topics notes arrive on, each with the format its messages are in."""
+        return {
+            self.notes_topic: NoteFormat.JSON,
+            self.hl7v2_notes_topic: NoteFormat.HL7V2,
+            self.fhir_notes_topic: NoteFormat.FHIR,
+        }
+
+    @property
     def topics(self) -> list[str]:
         return [
-            self.notes_topic,
+            *self.note_topics,
+            self.fhir_topic,
             self.entities_topic,
             self.ade_topic,
             self.dead_letter_topic,
@@ -175,6 +192,9 @@ class WorkerSettings(BaseSettings):
     dead_letter_payload_bytes: int = Field(
         1024 * 1024, ge=0, description="Dead letters keep the original value up to this size."
     )
+    fhir_output: bool = Field(
+        False, description="Also publish each note's findings as a FHIR R4 Bundle (fhir_topic)."
+    )
     bind_host: str = Field("127.0.0.1", description="Address of the metrics and health endpoint.")
     metrics_port: int = Field(19464, description="Prometheus and health endpoint of the worker.")
     log_level: str = "info"
@@ -209,12 +229,9 @@ class LoopSettings(BaseSettings):
     retention_days: int = Field(180, ge=1, description="Label store keeps samples this long.")
 
 
-class RuntimeSettings(BaseSettings):
+class RuntimeSettings(DataSettings):
     """The embedded runtime of `clinstream up` (CLINSTREAM_*)."""
 
-    model_config = SettingsConfigDict(env_prefix="CLINSTREAM_")
-
-    data_dir: Path = PROJECT_ROOT / ".clinstream"
     startup_timeout_s: float = Field(180.0, gt=0)
 
     @property

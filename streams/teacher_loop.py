@@ -13,15 +13,15 @@ from pathlib import Path
 from faust.types import EventT
 
 from models.card import StudentCard
-from streams import metrics
-from streams.extraction import OutputTopics, send_dead_letter
-from streams.schemas import (
+from models.messages import (
     DeadLetterReason,
     ModelDecision,
     NoteRejected,
     TeacherLabel,
     TeacherRequest,
 )
+from streams import metrics
+from streams.extraction import OutputTopics, send_dead_letter
 from streams.settings import LoopSettings
 from trainer.teachers import TeacherName, make_teacher
 from trainer.teachers.base import Teacher

@@ -97,7 +97,9 @@ def embedded_runtime(
             model_repository=repository,
             retries=2,
         ),
-        worker=WorkerSettings(metrics_port=free_port(), batch_size=8, max_note_chars=20_000),
+        worker=WorkerSettings(
+            metrics_port=free_port(), batch_size=8, max_note_chars=20_000, fhir_output=True
+        ),
         runtime=RuntimeSettings(data_dir=tmp_path_factory.mktemp("data")),
         loop=loop,
     )

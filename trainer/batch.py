@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from models.messages import Extraction
 from models.spans import Annotations
-from streams.schemas import Extraction
 from trainer.combine import vote
 from trainer.corpora import CorpusFormat, Document, read_corpus
 
@@ -25,6 +25,8 @@ def write_extractions(
         for document, found in zip(documents, annotations, strict=True):
             line = Extraction(
                 note_id=document.doc_id,
+                patient_id=document.patient_id,
+                encounter_id=document.encounter_id,
                 model_name=model_name,
                 model_version=model_version,
                 entities=found.entities,

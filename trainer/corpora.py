@@ -3,17 +3,22 @@
 Corpus types map onto ours explicitly (`*_TYPES` below); types with no counterpart are dropped:
 - PHEE: Treatment.Drug -> DRUG; the Effect of an Adverse_event -> ADE, paired with the event's
   drugs. Effects of therapeutic events are not adverse and are not labelled.
-- BC5CDR: Chemical -> DRUG (chemicals are broader than drugs), Disease -> DISEASE.
+- BC5CDR: Chemical -> DRUG (chemicals are broader than drugs), Disease -> DISEASE, each with
+  its gold MeSH ids as codes.
 - BRAT standoff: entity types by the mapping given (default: our own type names), and relations
   named Adverse_drug_event/ADE/CID between a drug and an effect.
 - ADE Corpus V2 with recorded LLM answers (`ade_llm`): gold DRUG and ADE with their pairs where
   the file has gold (dev), else text only; the recorded answers are a teacher
   (`trainer/teachers/recorded.py`).
 - JSON Lines notes, MTSamples and PhysioNet deid: text only (PHI spans of deid are not ours).
+- Files of HL7 v2 messages or FHIR resources (NDJSON): text only, each message decoded exactly
+  as the stream decodes it (`models.formats`); a message the stream would dead-letter is
+  logged with its reason and skipped.
 """
 
 import csv
 import json
+import logging
 import re
 from collections.abc import Iterator
 from enum import StrEnum
@@ -21,8 +26,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from models.codes import MESH
+from models.formats import FORMATS, NoteFormat, parse_note
 from models.labels import EntityType
-from models.spans import AdePair, Annotations, Entity
+from models.messages import NoteRejected
+from models.spans import AdePair, Annotations, Code, Entity
+
+log = logging.getLogger(__name__)
 
 BC5CDR_TYPES = {"Chemical": EntityType.DRUG, "Disease": EntityType.DISEASE}
 BRAT_TYPES = {entity_type.value: entity_type for entity_type in EntityType}
@@ -37,6 +47,8 @@ class CorpusFormat(StrEnum):
     MTSAMPLES = "mtsamples"
     DEID = "deid"
     ADE_LLM = "ade_llm"
+    HL7V2 = "hl7v2"
+    FHIR = "fhir"
 
 
 class Document(BaseModel):
@@ -45,6 +57,8 @@ class Document(BaseModel):
     doc_id: str
     text: str
     labels: Annotations | None = None
+    patient_id: str | None = None
+    encounter_id: str | None = None
 
 
 def read_corpus(path: Path, corpus_format: CorpusFormat) -> list[Document]:
@@ -56,14 +70,25 @@ def read_corpus(path: Path, corpus_format: CorpusFormat) -> list[Document]:
         CorpusFormat.MTSAMPLES: read_mtsamples,
         CorpusFormat.DEID: read_deid,
         CorpusFormat.ADE_LLM: read_ade_llm,
+        CorpusFormat.HL7V2: lambda path: read_messages(path, NoteFormat.HL7V2),
+        CorpusFormat.FHIR: lambda path: read_messages(path, NoteFormat.FHIR),
     }
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     return list(readers[corpus_format](path))
 
 
-def _entity(text: str, start: int, end: int, entity_type: EntityType) -> Entity:
-    return Entity(type=entity_type, start=start, end=end, text=text[start:end], confidence=1.0)
+def _entity(
+    text: str, start: int, end: int, entity_type: EntityType, codes: list[Code] | None = None
+) -> Entity:
+    return Entity(
+        type=entity_type,
+        start=start,
+        end=end,
+        text=text[start:end],
+        confidence=1.0,
+        codes=codes or [],
+    )
 
 
 def _annotations(entities: list[Entity], pairs: list[AdePair]) -> Annotations:
@@ -86,6 +111,24 @@ def read_jsonl_notes(path: Path) -> Iterator[Document]:
             if "note_id" not in record or "text" not in record:
                 raise ValueError(f"{path}:{number}: a note needs note_id and text")
             yield Document(doc_id=str(record["note_id"]), text=record["text"])
+
+
+def read_messages(path: Path, note_format: NoteFormat) -> Iterator[Document]:
+    """A file of messages in a hospital format, decoded one by one as the stream does."""
+    data = path.read_bytes()
+    for number, message in enumerate(FORMATS[note_format].split(data), 1):
+        try:
+            note = parse_note(message, len(message), len(message), note_format)
+        except NoteRejected as rejection:
+            log.warning("%s: message %d skipped: %s: %s", path.name, number,
+                        rejection.reason.value, rejection.error)  # fmt: skip
+            continue
+        yield Document(
+            doc_id=note.note_id,
+            text=note.text,
+            patient_id=note.patient_id,
+            encounter_id=note.encounter_id,
+        )
 
 
 def read_phee(path: Path) -> Iterator[Document]:
@@ -149,7 +192,7 @@ def read_bc5cdr(path: Path) -> Iterator[Document]:
     """PubTator: title, abstract, then mention lines; offsets into `title + " " + abstract`."""
     for block in re.split(r"\n\s*\n", path.read_text().strip()):
         title = abstract = ""
-        mentions: list[tuple[int, int, str]] = []
+        mentions: list[tuple[int, int, str, list[Code]]] = []
         pmid = ""
         for line in block.splitlines():
             if "|t|" in line:
@@ -159,11 +202,14 @@ def read_bc5cdr(path: Path) -> Iterator[Document]:
             else:
                 fields = line.split("\t")
                 if len(fields) >= 5 and fields[1] != "CID":
-                    mentions.append((int(fields[1]), int(fields[2]), fields[4]))
+                    # Column 6: MeSH ids, "|"-separated for a composite mention, -1 for none.
+                    ids = fields[5].split("|") if len(fields) > 5 else []
+                    codes = [Code(system=MESH, code=i) for i in ids if i.startswith(("C", "D"))]
+                    mentions.append((int(fields[1]), int(fields[2]), fields[4], codes))
         text = f"{title} {abstract}"
         entities = [
-            _entity(text, start, end, BC5CDR_TYPES[kind])
-            for start, end, kind in mentions
+            _entity(text, start, end, BC5CDR_TYPES[kind], codes)
+            for start, end, kind, codes in mentions
             if kind in BC5CDR_TYPES
         ]
         yield Document(doc_id=pmid, text=text, labels=_annotations(entities, []))

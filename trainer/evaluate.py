@@ -36,6 +36,15 @@ class Score(BaseModel):
     support: int  # gold mentions (or pairs)
 
 
+class Normalisation(BaseModel):
+    """Of the gold mentions found with exact span and type whose gold carries codes: how many
+    got the right code first in that code system."""
+
+    correct: int
+    mentions: int
+    accuracy: float
+
+
 class Report(BaseModel):
     """The object `clinstream evaluate --json` prints."""
 
@@ -43,6 +52,7 @@ class Report(BaseModel):
     strict: dict[str, Score]
     lenient: dict[str, Score]
     ade_pairs: Score
+    normalisation: dict[str, Normalisation] = {}
 
 
 def _spans(annotations: Annotations, types: Mapping[EntityType, str]) -> list[dict]:
@@ -87,7 +97,37 @@ def evaluate(
         }
         scores[MICRO] = _score(results["overall"][theirs])
         report[ours] = scores
-    return Report(documents=len(gold), ade_pairs=_pair_score(gold, predicted), **report)
+    return Report(
+        documents=len(gold),
+        ade_pairs=_pair_score(gold, predicted),
+        normalisation=_normalisation(gold, predicted, types),
+        **report,
+    )
+
+
+def _normalisation(
+    gold: list[Annotations], predicted: list[Annotations], types: Mapping[EntityType, str]
+) -> dict[str, Normalisation]:
+    counts: dict[str, list[int]] = {}
+    for g, p in zip(gold, predicted, strict=True):
+        found = {(e.start, e.end, types.get(e.type)): e for e in p.entities}
+        for entity in g.entities:
+            label = types.get(entity.type)
+            match = found.get((entity.start, entity.end, label))
+            if not entity.codes or match is None:
+                continue
+            system = entity.codes[0].system
+            first = next((c.code for c in match.codes if c.system == system), None)
+            tally = counts.setdefault(label, [0, 0])
+            tally[0] += first in {c.code for c in entity.codes}
+            tally[1] += 1
+    if not counts:
+        return {}
+    counts[MICRO] = [sum(t[0] for t in counts.values()), sum(t[1] for t in counts.values())]
+    return {
+        label: Normalisation(correct=c, mentions=n, accuracy=round(c / n, 4) if n else 0.0)
+        for label, (c, n) in counts.items()
+    }
 
 
 def _pair_score(gold: list[Annotations], predicted: list[Annotations]) -> Score:

@@ -1,7 +1,19 @@
-"""Settings of distillation runs (CLINSTREAM_TRAIN_* env vars)."""
+"""Settings of distillation runs (CLINSTREAM_TRAIN_* env vars), and where data is kept."""
+
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class DataSettings(BaseSettings):
+    """Where clinstream keeps its files (CLINSTREAM_DATA_DIR): caches, runs, logs, labels."""
+
+    model_config = SettingsConfigDict(env_prefix="CLINSTREAM_")
+
+    data_dir: Path = PROJECT_ROOT / ".clinstream"
 
 
 class TrainingSettings(BaseSettings):

@@ -6,7 +6,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.schemas import AdverseDrugEvent, DeadLetter, Extraction
+from models.messages import AdverseDrugEvent, DeadLetter, Extraction
 
 
 async def exchange(kafka, notes, extra_payloads, expected_letters, timeout_s=120.0):
@@ -37,11 +37,14 @@ async def exchange(kafka, notes, extra_payloads, expected_letters, timeout_s=120
                     if record.topic == kafka.entities_topic:
                         extraction = Extraction.model_validate_json(record.value)
                         assert record.key == extraction.note_id.encode()
-                        extractions[extraction.note_id] = extraction
+                        if extraction.source_topic == kafka.notes_topic:  # not another test's
+                            extractions[extraction.note_id] = extraction
                     elif record.topic == kafka.ade_topic:
                         ades.append(AdverseDrugEvent.model_validate_json(record.value))
                     else:
-                        letters.append(DeadLetter.model_validate_json(record.value))
+                        letter = DeadLetter.model_validate_json(record.value)
+                        if letter.source_topic == kafka.notes_topic:
+                            letters.append(letter)
         # ADE events are sent before their note's Extraction; give stragglers a moment.
         for records in (await consumer.getmany(timeout_ms=1000)).values():
             ades += [AdverseDrugEvent.model_validate_json(r.value) for r in records
@@ -49,7 +52,7 @@ async def exchange(kafka, notes, extra_payloads, expected_letters, timeout_s=120
     finally:
         await producer.stop()
         await consumer.stop()
-    return extractions, ades, letters
+    return extractions, [ade for ade in ades if ade.note_id in wanted], letters
 
 
 def worker_metrics(runtime, port=None) -> dict[tuple[str, tuple], float]:
@@ -108,6 +111,8 @@ class Outcomes:
                 for record in records:
                     if record.topic == self.kafka.entities_topic:
                         extraction = Extraction.model_validate_json(record.value)
+                        if extraction.source_topic != self.kafka.notes_topic:
+                            continue  # another test's message
                         where = (extraction.source_partition, extraction.source_offset)
                         self.extractions.setdefault(where, []).append(extraction)
                         self.arrivals.append(time.monotonic())

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from streams.schemas import ClinicalNote
+from models.messages import ClinicalNote
 from tests.streams.kafka_helpers import exchange, worker_metrics
 from trainer.demo_corpus import demo_notes, long_demo_note
 

@@ -15,8 +15,8 @@ import zlib
 import httpx
 import pytest
 
+from models.messages import ClinicalNote
 from streams.runtime import worker_service
-from streams.schemas import ClinicalNote
 from streams.settings import LoopSettings, WorkerSettings
 from tests.conftest import embedded_runtime, free_port
 from tests.streams.kafka_helpers import Outcomes, produce, worker_metrics
@@ -222,7 +222,7 @@ async def test_two_workers_share_the_notes_and_one_killed_loses_none(runtime):
 
 async def until_both_own_partitions(runtime, second_port, timeout_s=120):
     deadline = time.monotonic() + timeout_s
-    wanted = runtime.kafka.partitions
+    wanted = runtime.kafka.partitions * len(runtime.kafka.note_topics)
     while True:
         owned = [worker_metrics(runtime, port)[("clinstream_assigned_partitions", ())]
                  for port in (runtime.worker.metrics_port, second_port)]  # fmt: skip

@@ -4,11 +4,11 @@ import pytest
 
 from models.confidence import confidence_histogram, population_stability_index
 from models.labels import EntityType
+from models.messages import SampleReason, TeacherLabel
 from models.spans import Annotations, Entity
 from streams.drift import DriftMonitor
 from streams.label_store import LabelStore
 from streams.sampling import Sampler, in_slice
-from streams.schemas import SampleReason, TeacherLabel
 
 
 def annotations(*confidences: float, entity_type: EntityType = EntityType.DRUG) -> Annotations:

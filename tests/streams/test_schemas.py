@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.schemas import (
+from models.formats import parse_note
+from models.messages import (
     ClinicalNote,
     DeadLetter,
     DeadLetterReason,
@@ -12,7 +13,6 @@ from streams.schemas import (
     TeacherLabel,
     decode_message,
     json_schemas,
-    parse_note,
 )
 from streams.settings import PROJECT_ROOT
 
@@ -30,7 +30,7 @@ def test_valid_note_parses_and_ignores_unknown_fields():
     payload = json.dumps({"note_id": "n1", "text": SECRET, "ward": "4B"}).encode()
     note = parse_note(payload, MAX_BYTES, 1000)
     assert note == ClinicalNote(note_id="n1", text=SECRET)
-    assert note.schema_version == 1
+    assert note.schema_version == 2
 
 
 @pytest.mark.parametrize(
@@ -134,6 +134,6 @@ def test_rejection_keeps_the_note_id_when_there_is_one():
 
 
 def test_committed_json_schemas_are_current():
-    directory = PROJECT_ROOT / "streams" / "jsonschema"
+    directory = PROJECT_ROOT / "models" / "jsonschema"
     for name, text in json_schemas().items():
         assert (directory / name).read_text() == text, f"run `clinstream schemas` ({name})"

@@ -9,14 +9,14 @@ import pytest
 import tritonclient.http as triton_http
 from aiokafka import AIOKafkaConsumer
 
+from models.messages import ClinicalNote, Decision, DriftReport
 from models.settings import StudentSettings
-from streams.schemas import ClinicalNote, Decision, DriftReport
+from streams.retrain import retrain, rollback
 from streams.settings import LoopSettings
 from tests.conftest import embedded_runtime
 from tests.streams.kafka_helpers import exchange, worker_metrics
 from trainer.corpora import Document
 from trainer.demo_corpus import demo_notes
-from trainer.retrain import retrain, rollback
 from trainer.settings import TrainingSettings
 from trainer.train import train_student
 from trainer.versions import publish_version, versions

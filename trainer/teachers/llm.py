@@ -25,7 +25,7 @@ from models.context import mark_negated
 from models.decoding import sentence_index
 from models.labels import EntityType
 from models.spans import AdePair, Annotations, Entity, non_overlapping
-from streams.settings import RuntimeSettings
+from trainer.settings import DataSettings
 from trainer.teachers.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,7 @@ class LlmSettings(BaseSettings):
     backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles each retry.")
     usd_per_million_input_tokens: float = 0.15
     usd_per_million_output_tokens: float = 0.60
-    cache_file: Path = Field(
-        default_factory=lambda: RuntimeSettings().data_dir / "llm_cache.sqlite"
-    )
+    cache_file: Path = Field(default_factory=lambda: DataSettings().data_dir / "llm_cache.sqlite")
     redact_phi: bool = Field(
         True,
         description="Replace identifiers (names, dates, numbers, places) by placeholders "

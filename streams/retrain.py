@@ -17,11 +17,11 @@ from pathlib import Path
 
 import tritonclient.http as triton_http
 
+from models.messages import Decision, ModelDecision, TeacherLabel
 from models.onnx_student import OnnxStudent
 from models.spans import Annotations
 from streams.label_store import LabelStore
 from streams.sampling import in_slice
-from streams.schemas import Decision, ModelDecision, TeacherLabel
 from streams.settings import (
     TRITON_ADMIN_HEADER,
     LoopSettings,

@@ -1,6 +1,9 @@
 """Message contracts on the wire: JSON, one pydantic model per topic, each versioned.
 
-Parse at the edge (bytes -> model) with `parse_note`; inside, pass models.
+Parse at the edge (bytes -> model): notes with `models.formats.parse_note`, clinstream's own
+messages with `decode_message`; inside, pass models.
+
+Version 2 added concept codes to entities; version 1 messages (no codes) are still read.
 """
 
 import base64
@@ -15,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from models.spans import AdePair, Annotations, Entity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 JSON_SCHEMA_DIR = Path(__file__).parent / "jsonschema"
 M = TypeVar("M", bound=BaseModel)
 
@@ -24,7 +27,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _encodable(text: str) -> bool:
+def encodable(text: str) -> bool:
     """Whether the text encodes as UTF-8 (a lone surrogate does not)."""
     if text.isascii():
         return True
@@ -40,7 +43,7 @@ class ClinicalNote(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     note_id: str = Field(min_length=1, max_length=256)
     text: str
     note_type: str = "unknown"
@@ -55,7 +58,7 @@ class ClinicalNote(BaseModel):
     def _unicode_text(cls, value: str | None) -> str | None:
         """A lone surrogate (JSON allows "\\ud800") is no Unicode text: nothing downstream
         can encode it, so it is refused here, at the edge."""
-        if value is not None and not _encodable(value):
+        if value is not None and not encodable(value):
             raise ValueError("holds a lone surrogate, which is not Unicode text")
         return value
 
@@ -71,7 +74,7 @@ class Extraction(BaseModel):
     """What a model found in one note: on topic clinical.entities (key note_id), and one line
     of the JSON Lines files of `clinstream label` and `clinstream extract`."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     note_id: str
     patient_id: str | None = None
     encounter_id: str | None = None
@@ -93,7 +96,7 @@ class Extraction(BaseModel):
 class AdverseDrugEvent(BaseModel):
     """One drug -> adverse-effect pair (topic clinical.ade, key note_id)."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     # Stable across re-processing, so consumers can de-duplicate at-least-once delivery.
     event_id: str
     note_id: str
@@ -111,6 +114,9 @@ class DeadLetterReason(StrEnum):
     MESSAGE_TOO_LARGE = "message_too_large"  # over the byte limit, refused before parsing
     INVALID_JSON = "invalid_json"  # no value, not UTF-8/16/32, not JSON, or nested too deep
     INVALID_SCHEMA = "invalid_schema"
+    INVALID_HL7V2 = "invalid_hl7v2"  # not HL7 v2 ER7, or a segment or field we need is wrong
+    INVALID_FHIR = "invalid_fhir"  # not a valid FHIR R4 resource
+    UNSUPPORTED_MESSAGE = "unsupported_message"  # valid, but carries no document text we read
     EMPTY_TEXT = "empty_text"
     NOTE_TOO_LONG = "note_too_long"
     INFERENCE_FAILED = "inference_failed"  # fails on its own while Triton is ready
@@ -124,7 +130,7 @@ class DeadLetter(BaseModel):
     `error` never contains note text: it names fields and error kinds only.
     """
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     reason: DeadLetterReason
     error: str
     payload_base64: str = Field(
@@ -168,70 +174,17 @@ class NoteRejected(ValueError):
         self.note_id = note_id
 
 
-def parse_note(payload: bytes | None, max_bytes: int, max_chars: int) -> ClinicalNote:
-    """bytes -> ClinicalNote, or NoteRejected with a reason and a message free of note text.
-
-    Never raises anything else, whatever the bytes: the size is checked before any parsing,
-    the text must be strict UTF-8 (or UTF-16/32, told by JSON's own rules), and nesting too
-    deep for the parser is a rejection, not a crash.
-    """
-    if payload is None:
-        raise NoteRejected(DeadLetterReason.INVALID_JSON, "message has no value (a tombstone)")
-    if len(payload) > max_bytes:
-        raise NoteRejected(
-            DeadLetterReason.MESSAGE_TOO_LARGE,
-            f"message has {len(payload)} bytes, over the limit of {max_bytes} "
-            "(CLINSTREAM_WORKER_MAX_MESSAGE_BYTES)",
-        )
-    try:
-        raw = json.loads(payload.decode(json.detect_encoding(payload)))
-    except UnicodeDecodeError as error:
-        raise NoteRejected(
-            DeadLetterReason.INVALID_JSON,
-            f"not UTF-8/16/32 text: {error.reason} at byte {error.start}",
-        ) from None
-    except json.JSONDecodeError as error:
-        raise NoteRejected(
-            DeadLetterReason.INVALID_JSON,
-            f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
-        ) from None
-    except RecursionError:
-        raise NoteRejected(
-            DeadLetterReason.INVALID_JSON, "JSON nested deeper than the parser allows"
-        ) from None
-    note_id = raw.get("note_id") if isinstance(raw, dict) else None
-    # Kept on the dead letter (as its key) only when it would be a valid note_id itself.
-    if not (isinstance(note_id, str) and 0 < len(note_id) <= 256 and _encodable(note_id)):
-        note_id = None
-    try:
-        note = ClinicalNote.model_validate(raw)
-    except ValidationError as error:
-        raise NoteRejected(
-            DeadLetterReason.INVALID_SCHEMA, f"not a ClinicalNote: {_problems(error)}", note_id
-        ) from None
-    if not note.text.strip():
-        raise NoteRejected(DeadLetterReason.EMPTY_TEXT, "note text is empty", note.note_id)
-    if len(note.text) > max_chars:
-        raise NoteRejected(
-            DeadLetterReason.NOTE_TOO_LONG,
-            f"note has {len(note.text)} characters, over the limit of {max_chars} "
-            "(CLINSTREAM_WORKER_MAX_NOTE_CHARS)",
-            note.note_id,
-        )
-    return note
-
-
 def decode_message(payload: bytes | None, model: type[M]) -> M:
     """bytes -> one of clinstream's own messages, or NoteRejected (invalid_schema)."""
     try:
         return model.model_validate_json(payload or b"")
     except ValidationError as error:
         raise NoteRejected(
-            DeadLetterReason.INVALID_SCHEMA, f"not a {model.__name__}: {_problems(error)}"
+            DeadLetterReason.INVALID_SCHEMA, f"not a {model.__name__}: {problems(error)}"
         ) from None
 
 
-def _problems(error: ValidationError) -> str:
+def problems(error: ValidationError) -> str:
     """Where and what is wrong, without the input values (they may be note text)."""
     return "; ".join(
         f"{'.'.join(str(part) for part in problem['loc']) or 'message'}: {problem['msg']}"
@@ -248,7 +201,7 @@ class TeacherRequest(BaseModel):
     """A sampled note for the teacher (topic clinical.teacher.requests), with what the student
     said, so agreement can be measured without asking the student again."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     note: ClinicalNote
     student: Extraction
     reason: SampleReason
@@ -262,7 +215,7 @@ class TeacherLabel(BaseModel):
     """The teacher's reading of a sampled note beside the student's (topic
     clinical.teacher.labels); the label store keeps these, with the text, for retraining."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     note_id: str
     patient_id: str | None = Field(None, description="So `clinstream purge` can find it.")
     text: str
@@ -280,7 +233,7 @@ class TeacherLabel(BaseModel):
 class DriftReport(BaseModel):
     """Rolling agreement between student and teacher (topic clinical.drift)."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     samples: int
     agreement_f1: dict[str, float]  # entity type and "micro" -> strict F1, student vs teacher
     student_entities_per_note: dict[str, float]
@@ -302,7 +255,7 @@ class Decision(StrEnum):
 class ModelDecision(BaseModel):
     """What a retrain or rollback did, with its figures (topic clinical.model.decisions)."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     decision: Decision
     reason: str
     current_version: int | None
@@ -329,7 +282,7 @@ MESSAGES: dict[str, type[BaseModel]] = {
 
 
 def json_schemas() -> dict[str, str]:
-    """File name -> JSON Schema text of every message, as committed under streams/jsonschema."""
+    """File name -> JSON Schema text of every message, as committed under models/jsonschema."""
     return {
         f"{name}.schema.json": json.dumps(model.model_json_schema(), indent=2) + "\n"
         for name, model in MESSAGES.items()

@@ -1,0 +1,199 @@
+"""FHIR R4 resources in JSON, validated with fhir.resources (its R4B models, which read R4
+DocumentReference, DiagnosticReport and Bundle unchanged).
+
+Read: a DocumentReference (text from `content[].attachment`), a DiagnosticReport (from
+`presentedForm[]`), or a Bundle holding exactly one of them, whose Patient and Encounter entries
+resolve `urn:uuid:` references. Attachments count when they carry `data` of type text/plain,
+text/html or text/rtf (converted to text); an attachment by `url` alone is not fetched.
+"""
+
+import json
+import re
+from datetime import datetime
+from email.message import Message
+from html.parser import HTMLParser
+
+from fhir.resources.R4B.attachment import Attachment
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.reference import Reference
+from pydantic import ValidationError
+from striprtf.striprtf import rtf_to_text
+
+from models.formats.native import load_json
+from models.messages import ClinicalNote, DeadLetterReason, NoteRejected, problems
+
+RESOURCES = {
+    "DocumentReference": DocumentReference,
+    "DiagnosticReport": DiagnosticReport,
+    "Bundle": Bundle,
+}
+DOCUMENTS = (DocumentReference, DiagnosticReport)
+_TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}")
+_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table"}
+
+
+def _rejected(error: str, reason: DeadLetterReason = DeadLetterReason.INVALID_FHIR) -> NoteRejected:
+    return NoteRejected(reason, error)
+
+
+class _HtmlText(HTMLParser):
+    """The text of an HTML document, with a line break where a block ends."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, _attrs) -> None:
+        if tag in ("script", "style"):
+            self.skipping += 1
+        elif tag in _BLOCKS and self.parts and not self.parts[-1].endswith("\n"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
+
+
+def _attachment_text(attachment: Attachment) -> str | None:
+    """The attachment's text, or None when it holds no data of a text type we read."""
+    if attachment.data is None:
+        return None
+    header = Message()
+    header["content-type"] = attachment.contentType or "text/plain"
+    mime = header.get_content_type()
+    charset = header.get_content_charset() or "utf-8"
+    try:
+        text = attachment.data.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        raise _rejected(f"attachment data is not text in charset {charset!r}") from None
+    if mime == "text/plain":
+        return text
+    if mime == "text/html":
+        return html_to_text(text)
+    if mime in ("text/rtf", "application/rtf"):
+        return rtf_to_text(text).strip()
+    return None
+
+
+def _document_text(document: DocumentReference | DiagnosticReport) -> str:
+    attachments = (
+        [content.attachment for content in document.content]
+        if isinstance(document, DocumentReference)
+        else list(document.presentedForm or [])
+    )
+    texts = [text for a in attachments if (text := _attachment_text(a)) is not None]
+    if not texts:
+        kinds = sorted({a.contentType or "no contentType" for a in attachments if a.data})
+        by_url = any(a.data is None and a.url for a in attachments)
+        raise _rejected(
+            f"{document.get_resource_type()} has no attachment with text/plain, text/html or "
+            f"text/rtf data"
+            + (f" (found {', '.join(kinds)})" if kinds else "")
+            + ("; attachments by url are not fetched" if by_url else ""),
+            DeadLetterReason.UNSUPPORTED_MESSAGE,
+        )
+    return "\n\n".join(texts)
+
+
+def _referenced_id(reference: Reference | None, resolved: dict[str, str]) -> str | None:
+    """ "Patient/123" -> "123"; a urn:uuid: of a Bundle entry -> that entry's id; an
+    identifier-only reference -> the identifier's value."""
+    if reference is None:
+        return None
+    if reference.reference:
+        target = reference.reference
+        return resolved.get(target) or target.rsplit("/", 1)[-1]
+    if reference.identifier is not None and reference.identifier.value:
+        return reference.identifier.value
+    return None
+
+
+def _note(document: DocumentReference | DiagnosticReport, resolved: dict[str, str]) -> ClinicalNote:
+    kind = document.get_resource_type()
+    if isinstance(document, DocumentReference):
+        identifiers = [document.masterIdentifier, *(document.identifier or [])]
+        encounters = document.context.encounter if document.context else None
+        encounter = encounters[0] if encounters else None
+        authored: datetime | None = document.date
+        concept = document.type
+    else:
+        identifiers = list(document.identifier or [])
+        encounter = document.encounter
+        authored = document.effectiveDateTime or document.issued
+        concept = document.code
+    note_id = document.id or next((i.value for i in identifiers if i and i.value), None)
+    if not note_id:
+        raise _rejected(f"{kind} has no id, masterIdentifier or identifier")
+    coding = (concept.coding or [None])[0] if concept else None
+    note_type = (concept.text if concept else None) or (coding and (coding.display or coding.code))
+    try:
+        return ClinicalNote(
+            note_id=note_id,
+            text=_document_text(document),
+            note_type=note_type or "unknown",
+            source=f"fhir/{kind}",
+            patient_id=_referenced_id(document.subject, resolved),
+            encounter_id=_referenced_id(encounter, resolved),
+            authored_at=authored,
+        )
+    except ValidationError as error:
+        raise _rejected(f"{kind} does not make a note: {problems(error)}") from None
+
+
+def decode(payload: bytes) -> ClinicalNote:
+    raw = load_json(payload)
+    kind = raw.get("resourceType") if isinstance(raw, dict) else None
+    if kind not in RESOURCES:
+        named = kind if isinstance(kind, str) and _TYPE_NAME.fullmatch(kind) else "missing"
+        raise _rejected(
+            f"resourceType is {named}: clinstream reads DocumentReference, DiagnosticReport "
+            "and a Bundle of one of them",
+            DeadLetterReason.UNSUPPORTED_MESSAGE
+            if named != "missing"
+            else DeadLetterReason.INVALID_FHIR,
+        )
+    try:
+        resource = RESOURCES[kind].model_validate(raw)
+    except ValidationError as error:
+        raise _rejected(f"not a valid FHIR R4 {kind}: {problems(error)}") from None
+    if not isinstance(resource, Bundle):
+        return _note(resource, {})
+    entries = resource.entry or []
+    documents = [entry.resource for entry in entries if isinstance(entry.resource, DOCUMENTS)]
+    if len(documents) != 1:
+        raise _rejected(
+            f"Bundle holds {len(documents)} DocumentReference/DiagnosticReport entries; "
+            "clinstream reads one document per message (split the Bundle upstream)",
+            DeadLetterReason.UNSUPPORTED_MESSAGE,
+        )
+    resolved = {
+        entry.fullUrl: entry.resource.id
+        for entry in entries
+        if entry.fullUrl and entry.resource is not None and entry.resource.id
+    }
+    return _note(documents[0], resolved)
+
+
+def split(data: bytes) -> list[bytes]:
+    """A file of resources: one JSON resource, or NDJSON (FHIR bulk data), one a line."""
+    try:
+        json.loads(data)
+    except ValueError:
+        return [line for line in data.splitlines() if line.strip()]
+    return [data]

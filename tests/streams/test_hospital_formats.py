@@ -1,0 +1,134 @@
+"""HL7 v2 and FHIR messages through the real broker, tritonserver and worker, and offline."""
+
+import json
+import time
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fhir.resources.R4B.bundle import Bundle
+
+from models.formats import NoteFormat, parse_note
+from models.messages import DeadLetter, Extraction
+from tests.hospital_messages import INVALID_FHIR, INVALID_HL7V2, SECRET, VALID_FHIR, VALID_HL7V2
+from tests.trainer.test_batch_commands import run
+
+pytestmark = pytest.mark.integration
+
+LIMIT = 1_000_000
+
+
+def messages(kafka) -> list[tuple[str, NoteFormat, bytes, str | None]]:
+    """(topic, format, payload, expected dead-letter reason or None) of every test message."""
+    hl7, fhir = kafka.hl7v2_notes_topic, kafka.fhir_notes_topic
+    return (
+        [(hl7, NoteFormat.HL7V2, m.encode(), None) for m in VALID_HL7V2.values()]
+        + [(fhir, NoteFormat.FHIR, json.dumps(r).encode(), None) for r in VALID_FHIR.values()]
+        + [(hl7, NoteFormat.HL7V2, p, reason) for p, reason in INVALID_HL7V2.items()]
+        + [(fhir, NoteFormat.FHIR, p, reason) for p, reason in INVALID_FHIR.items()]
+    )
+
+
+async def test_every_hospital_message_yields_one_extraction_or_one_dead_letter(
+    runtime, tmp_path, tiny_student
+):
+    kafka = runtime.kafka
+    sent = messages(kafka)
+    consumer = AIOKafkaConsumer(
+        kafka.entities_topic, kafka.dead_letter_topic, kafka.fhir_topic,
+        bootstrap_servers=kafka.bootstrap, auto_offset_reset="earliest",
+    )  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await consumer.start()
+    await producer.start()
+    outcomes: dict[tuple[str, int, int], list[Extraction | DeadLetter]] = {}
+    bundles: dict[str, Bundle] = {}
+    try:
+        where = []
+        for topic, _, payload, _ in sent:
+            meta = await (await producer.send(topic, payload))
+            where.append((topic, meta.partition, meta.offset))
+        deadline = time.monotonic() + 120
+        while not all(w in outcomes for w in where):
+            assert time.monotonic() < deadline, "some messages have no outcome"
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    if record.topic == kafka.fhir_topic:
+                        bundles[record.key.decode()] = Bundle.model_validate_json(record.value)
+                        continue
+                    model = Extraction if record.topic == kafka.entities_topic else DeadLetter
+                    outcome = model.model_validate_json(record.value)
+                    key = (outcome.source_topic, outcome.source_partition, outcome.source_offset)
+                    outcomes.setdefault(key, []).append(outcome)
+        for records in (await consumer.getmany(timeout_ms=1000)).values():
+            bundles |= {r.key.decode(): Bundle.model_validate_json(r.value) for r in records
+                        if r.topic == kafka.fhir_topic}  # fmt: skip
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+    # Counts in = counts out + dead letters: one outcome per message.
+    assert all(len(outcomes[w]) == 1 for w in where)
+    valid = 0
+    for (_, note_format, payload, reason), at in zip(sent, where, strict=True):
+        [outcome] = outcomes[at]
+        if reason is not None:
+            assert isinstance(outcome, DeadLetter)
+            assert outcome.reason.value == reason
+            assert outcome.payload() == payload
+            assert SECRET not in outcome.error
+            continue
+        valid += 1
+        note = parse_note(payload, LIMIT, LIMIT, note_format)
+        assert isinstance(outcome, Extraction)
+        assert (outcome.note_id, outcome.patient_id, outcome.encounter_id) == (
+            note.note_id, note.patient_id, note.encounter_id
+        )  # fmt: skip
+        assert all(note.text[e.start : e.end] == e.text for e in outcome.entities)
+        if outcome.entities:
+            assert note.note_id in bundles  # a FHIR Bundle of what was found
+    extractions = [o for [o] in outcomes.values() if isinstance(o, Extraction)]
+    assert valid == len(extractions) == len(VALID_HL7V2) + len(VALID_FHIR)
+    assert sum(len(x.entities) for x in extractions) > 0
+    assert any(e.codes for x in extractions for e in x.entities)
+
+    # Offline, `clinstream extract --format` finds the same entities with the same codes.
+    offline = {x.note_id: x for x in extract_offline(tmp_path, tiny_student)}
+    assert offline.keys() == {x.note_id for x in extractions}
+    for streamed in extractions:
+        assert [(e.start, e.end, e.type, e.codes) for e in streamed.entities] == [
+            (e.start, e.end, e.type, e.codes) for e in offline[streamed.note_id].entities
+        ]
+
+    # No text of a malformed message in any service's log.
+    for log_file in runtime.runtime.log_dir.glob("*.log"):
+        assert SECRET not in log_file.read_text(errors="replace")
+
+
+def extract_offline(tmp_path, student) -> list[Extraction]:
+    """Every valid test message through `clinstream extract`, one file per format (an invalid
+    message in the HL7 file is skipped with its reason)."""
+    hl7_file = tmp_path / "messages.hl7"
+    hl7_file.write_bytes(
+        b"".join(m.encode() for m in VALID_HL7V2.values())
+        + b"\x0b" + next(iter(INVALID_HL7V2)) + b"\x1c\r"
+    )  # fmt: skip
+    fhir_file = tmp_path / "resources.ndjson"
+    fhir_file.write_text("\n".join(json.dumps(r) for r in VALID_FHIR.values()) + "\n")
+    found = []
+    for path, note_format, valid in (
+        (hl7_file, NoteFormat.HL7V2, VALID_HL7V2),
+        (fhir_file, NoteFormat.FHIR, VALID_FHIR),
+    ):
+        output = tmp_path / f"{note_format.value}.jsonl"
+        run("extract", "--model", str(student), "--input", str(path),
+            "--format", note_format.value, "--output", str(output))  # fmt: skip
+        lines = [Extraction.model_validate_json(line) for line in output.read_text().splitlines()]
+        assert len(lines) == len(valid)
+        payloads = [m.encode() if isinstance(m, str) else json.dumps(m).encode()
+                    for m in valid.values()]  # fmt: skip
+        for extraction, payload in zip(lines, payloads, strict=True):
+            note = parse_note(payload, LIMIT, LIMIT, note_format)
+            assert (extraction.note_id, extraction.patient_id) == (note.note_id, note.patient_id)
+            assert all(note.text[e.start : e.end] == e.text for e in extraction.entities)
+        found += lines
+    return found
