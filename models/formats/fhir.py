@@ -31,6 +31,13 @@ RESOURCES = {
 }
 DOCUMENTS = (DocumentReference, DiagnosticReport)
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}")
+_TOKEN = re.compile(r"[\w.+-]{1,40}(/[\w.+-]{1,80})?")  # a MIME type or charset, safe to name
+
+
+def _named(value: str | None) -> str:
+    """A value from the message that an error may repeat only when it is a plain token."""
+    return value if value and _TOKEN.fullmatch(value) else "?"
+
 _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table"}
 
 
@@ -81,7 +88,7 @@ def _attachment_text(attachment: Attachment) -> str | None:
     try:
         text = attachment.data.decode(charset)
     except (LookupError, UnicodeDecodeError):
-        raise _rejected(f"attachment data is not text in charset {charset!r}") from None
+        raise _rejected(f"attachment data is not text in charset {_named(charset)}") from None
     if mime == "text/plain":
         return text
     if mime == "text/html":
@@ -99,7 +106,8 @@ def _document_text(document: DocumentReference | DiagnosticReport) -> str:
     )
     texts = [text for a in attachments if (text := _attachment_text(a)) is not None]
     if not texts:
-        kinds = sorted({a.contentType or "no contentType" for a in attachments if a.data})
+        kinds = sorted({_named(a.contentType) if a.contentType else "no contentType"
+                        for a in attachments if a.data})  # fmt: skip
         by_url = any(a.data is None and a.url for a in attachments)
         raise _rejected(
             f"{document.get_resource_type()} has no attachment with text/plain, text/html or "
