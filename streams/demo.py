@@ -123,12 +123,13 @@ def _print_note(console: Console, note: ClinicalNote, extraction: Extraction) ->
         f"model v{extraction.model_version})",
         title_justify="left",
     )
-    for column in ("type", "start", "end", "text", "conf.", "negated"):
+    for column in ("type", "start", "end", "text", "conf.", "negated", "codes"):
         table.add_column(column)
     for entity in extraction.entities:
         table.add_row(
             entity.type.value, str(entity.start), str(entity.end), entity.text,
             f"{entity.confidence:.2f}", "negated" if entity.negated else "",
+            " ".join(code.code for code in entity.codes),
         )  # fmt: skip
     console.print(table)
     for pair in extraction.ade_pairs:
