@@ -4,12 +4,15 @@
 `ORU_R01_GHH_LAB` is the sample message python-hl7 ships in its tests (tests/samples.py,
 BSD licence, copyright John Paulett), itself taken from the HL7 normative edition: a real
 result message with numeric values and no narrative, which clinstream must refuse clearly.
-The other valid messages are written here, and the tests check them against the standards:
-HL7 v2.5 message structures by hl7apy at its strict level, FHIR R4 by fhir.resources.
+`FHIR_SPEC_EXAMPLES` are example resources of the FHIR R4 specification, unchanged
+(tests/fixtures/fhir_r4_examples, CC0). The other valid messages are written here, and the
+tests check them against the standards: HL7 v2.5 message structures by hl7apy at its strict
+level, FHIR R4 by fhir.resources.
 """
 
 import base64
 import json
+from pathlib import Path
 
 # python-hl7 tests/samples.py `sample_hl7`, unchanged.
 ORU_R01_GHH_LAB = "\r".join(
@@ -204,4 +207,13 @@ INVALID_FHIR = {
     json.dumps({**DOCUMENT_REFERENCE, "id": None, "masterIdentifier": None}).encode(): (
         "invalid_fhir"
     ),
+}
+
+
+# The FHIR specification's own examples -> None where they carry text (a report's conclusion)
+# and must become notes, else the dead-letter reason they must get.
+_SPEC_TEXT = {"Bundle-f001", "Bundle-f202", "DiagnosticReport-f201", "DiagnosticReport-ultrasound"}
+FHIR_SPEC_EXAMPLES: dict[str, tuple[bytes, str | None]] = {
+    path.stem: (path.read_bytes(), None if path.stem in _SPEC_TEXT else "unsupported_message")
+    for path in sorted((Path(__file__).parent / "fixtures" / "fhir_r4_examples").glob("*.json"))
 }

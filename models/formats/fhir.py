@@ -2,9 +2,10 @@
 DocumentReference, DiagnosticReport and Bundle unchanged).
 
 Read: a DocumentReference (text from `content[].attachment`), a DiagnosticReport (from
-`presentedForm[]`), or a Bundle holding exactly one of them, whose Patient and Encounter entries
-resolve `urn:uuid:` references. Attachments count when they carry `data` of type text/plain,
-text/html or text/rtf (converted to text); an attachment by `url` alone is not fetched.
+`presentedForm[]` and `conclusion`), or a Bundle holding exactly one of them, whose Patient and
+Encounter entries resolve `urn:uuid:` references (and whose fullUrl names a document with no
+id). Attachments count when they carry `data` of type text/plain, text/html or text/rtf
+(converted to text); an attachment by `url` alone is not fetched, nor is a PDF read.
 """
 
 import json
@@ -37,6 +38,7 @@ _TOKEN = re.compile(r"[\w.+-]{1,40}(/[\w.+-]{1,80})?")  # a MIME type or charset
 def _named(value: str | None) -> str:
     """A value from the message that an error may repeat only when it is a plain token."""
     return value if value and _TOKEN.fullmatch(value) else "?"
+
 
 _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table"}
 
@@ -77,41 +79,48 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
 
 
+_TEXT_TYPES = {
+    "text/plain": lambda text: text,
+    "text/html": html_to_text,
+    "text/rtf": lambda text: rtf_to_text(text).strip(),
+    "application/rtf": lambda text: rtf_to_text(text).strip(),
+}
+
+
 def _attachment_text(attachment: Attachment) -> str | None:
     """The attachment's text, or None when it holds no data of a text type we read."""
-    if attachment.data is None:
-        return None
     header = Message()
     header["content-type"] = attachment.contentType or "text/plain"
     mime = header.get_content_type()
+    if attachment.data is None or mime not in _TEXT_TYPES:
+        return None
     charset = header.get_content_charset() or "utf-8"
     try:
         text = attachment.data.decode(charset)
     except (LookupError, UnicodeDecodeError):
         raise _rejected(f"attachment data is not text in charset {_named(charset)}") from None
-    if mime == "text/plain":
-        return text
-    if mime == "text/html":
-        return html_to_text(text)
-    if mime in ("text/rtf", "application/rtf"):
-        return rtf_to_text(text).strip()
-    return None
+    return _TEXT_TYPES[mime](text)
 
 
 def _document_text(document: DocumentReference | DiagnosticReport) -> str:
-    attachments = (
-        [content.attachment for content in document.content]
-        if isinstance(document, DocumentReference)
-        else list(document.presentedForm or [])
-    )
+    """The text of a document's attachments, and of a report's conclusion, a blank line apart."""
+    if isinstance(document, DocumentReference):
+        attachments = [content.attachment for content in document.content]
+        conclusion = None
+    else:
+        attachments = list(document.presentedForm or [])
+        conclusion = document.conclusion
     texts = [text for a in attachments if (text := _attachment_text(a)) is not None]
+    if conclusion and conclusion.strip():
+        texts.append(conclusion)
     if not texts:
         kinds = sorted({_named(a.contentType) if a.contentType else "no contentType"
                         for a in attachments if a.data})  # fmt: skip
         by_url = any(a.data is None and a.url for a in attachments)
         raise _rejected(
             f"{document.get_resource_type()} has no attachment with text/plain, text/html or "
-            f"text/rtf data"
+            "text/rtf data"
+            + (" and no conclusion" if isinstance(document, DiagnosticReport) else "")
             + (f" (found {', '.join(kinds)})" if kinds else "")
             + ("; attachments by url are not fetched" if by_url else ""),
             DeadLetterReason.UNSUPPORTED_MESSAGE,
@@ -132,7 +141,11 @@ def _referenced_id(reference: Reference | None, resolved: dict[str, str]) -> str
     return None
 
 
-def _note(document: DocumentReference | DiagnosticReport, resolved: dict[str, str]) -> ClinicalNote:
+def _note(
+    document: DocumentReference | DiagnosticReport,
+    resolved: dict[str, str],
+    full_url: str | None = None,
+) -> ClinicalNote:
     kind = document.get_resource_type()
     if isinstance(document, DocumentReference):
         identifiers = [document.masterIdentifier, *(document.identifier or [])]
@@ -145,9 +158,9 @@ def _note(document: DocumentReference | DiagnosticReport, resolved: dict[str, st
         encounter = document.encounter
         authored = document.effectiveDateTime or document.issued
         concept = document.code
-    note_id = document.id or next((i.value for i in identifiers if i and i.value), None)
+    note_id = document.id or next((i.value for i in identifiers if i and i.value), None) or full_url
     if not note_id:
-        raise _rejected(f"{kind} has no id, masterIdentifier or identifier")
+        raise _rejected(f"{kind} has no id, masterIdentifier, identifier or Bundle fullUrl")
     coding = (concept.coding or [None])[0] if concept else None
     note_type = (concept.text if concept else None) or (coding and (coding.display or coding.code))
     try:
@@ -183,7 +196,7 @@ def decode(payload: bytes) -> ClinicalNote:
     if not isinstance(resource, Bundle):
         return _note(resource, {})
     entries = resource.entry or []
-    documents = [entry.resource for entry in entries if isinstance(entry.resource, DOCUMENTS)]
+    documents = [entry for entry in entries if isinstance(entry.resource, DOCUMENTS)]
     if len(documents) != 1:
         raise _rejected(
             f"Bundle holds {len(documents)} DocumentReference/DiagnosticReport entries; "
@@ -195,7 +208,7 @@ def decode(payload: bytes) -> ClinicalNote:
         for entry in entries
         if entry.fullUrl and entry.resource is not None and entry.resource.id
     }
-    return _note(documents[0], resolved)
+    return _note(documents[0].resource, resolved, documents[0].fullUrl)
 
 
 def split(data: bytes) -> list[bytes]:

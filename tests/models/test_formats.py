@@ -19,6 +19,7 @@ from tests.hospital_messages import (
     DOCUMENT_REFERENCE,
     DOCUMENT_REFERENCE_HTML,
     DOCUMENT_REFERENCE_RTF,
+    FHIR_SPEC_EXAMPLES,
     INVALID_FHIR,
     INVALID_HL7V2,
     MDM_T02,
@@ -109,6 +110,26 @@ def test_fhir_diagnostic_report_and_a_bundle_resolving_its_patient():
     bundled = fhir(BUNDLE)
     assert (bundled.note_id, bundled.patient_id) == ("docref-3004", "pat-88")
     Bundle.model_validate(BUNDLE)  # the fixture is a valid R4 Bundle
+
+
+@pytest.mark.parametrize("name", FHIR_SPEC_EXAMPLES)
+def test_the_fhir_specification_examples_become_notes_or_clear_dead_letters(name):
+    payload, reason = FHIR_SPEC_EXAMPLES[name]
+    if reason is None:
+        note = parse_note(payload, LIMIT, LIMIT, NoteFormat.FHIR)
+        assert note.text == json.loads(payload).get("conclusion", note.text)
+        assert note.patient_id is not None
+        return
+    with pytest.raises(NoteRejected) as raised:
+        parse_note(payload, LIMIT, LIMIT, NoteFormat.FHIR)
+    assert raised.value.reason.value == reason
+    assert "has no attachment with text/plain" in raised.value.error
+
+
+def test_a_bundles_report_is_read_with_its_patient():
+    note = parse_note(FHIR_SPEC_EXAMPLES["Bundle-f202"][0], LIMIT, LIMIT, NoteFormat.FHIR)
+    assert (note.note_id, note.patient_id) == ("f202", "f201")
+    assert note.text == "Blood culture tested positive on staphylococcus aureus"
 
 
 @pytest.mark.parametrize(
