@@ -219,14 +219,12 @@ class BatchProcessor:
             source_partition=event.message.partition,
             source_offset=event.message.offset,
         )
-        key = note.note_id.encode("utf-8")
-        for pair in annotations.ade_pairs:
-            event_id = hashlib.sha256(
-                f"{note.note_id}:{pair.drug.start}:{pair.drug.end}:"
-                f"{pair.effect.start}:{pair.effect.end}".encode()
-            ).hexdigest()[:32]
-            ade = AdverseDrugEvent(
-                event_id=event_id,
+        ades = [
+            AdverseDrugEvent(
+                event_id=hashlib.sha256(
+                    f"{note.note_id}:{pair.drug.start}:{pair.drug.end}:"
+                    f"{pair.effect.start}:{pair.effect.end}".encode()
+                ).hexdigest()[:32],
                 note_id=note.note_id,
                 patient_id=note.patient_id,
                 encounter_id=note.encounter_id,
@@ -237,16 +235,30 @@ class BatchProcessor:
                 model_version=model_version,
                 detected_at=published_at,
             )
+            for pair in annotations.ade_pairs
+        ]
+        bundle = (
+            findings_bundle(note, extraction, published_at)
+            if self.topics.fhir is not None
+            else None
+        )
+        reason = self.sampler.choose(note.note_id, annotations)
+        request = (
+            TeacherRequest(note=note, student=extraction, reason=reason)
+            if reason is not None
+            else None
+        )
+        # Every message is built before any is sent: an error above dead-letters the note
+        # with none of its outputs published, so it still has exactly one outcome.
+        key = note.note_id.encode("utf-8")
+        for ade in ades:
             await self.topics.ade.send(key=key, value=ade.model_dump_json().encode("utf-8"))
         await self.topics.entities.send(key=key, value=extraction.model_dump_json().encode("utf-8"))
-        if self.topics.fhir is not None:
-            bundle = findings_bundle(note, extraction, published_at)
+        if bundle is not None:
             await self.topics.fhir.send(key=key, value=bundle.model_dump_json().encode("utf-8"))
-        reason = self.sampler.choose(note.note_id, annotations)
-        if reason is not None:
-            request = TeacherRequest(note=note, student=extraction, reason=reason)
+        if request is not None:
             await self.topics.teacher_requests.send(
-                key=key, value=request.model_dump_json().encode()
+                key=key, value=request.model_dump_json().encode("utf-8")
             )
             metrics.SAMPLES_SENT.labels(reason=reason.value).inc()
         event.ack()
