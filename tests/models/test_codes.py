@@ -88,3 +88,15 @@ def test_a_site_dictionary_built_from_coded_gold_is_looked_up_first(tmp_path, mo
         assert DRUGBANK in systems("amoxicillin", EntityType.DRUG)  # not in it: the lexicon
     finally:
         codes.site_index.cache_clear()
+
+
+def test_a_site_dictionary_line_without_a_code_is_refused():
+    from pydantic import ValidationError
+
+    from models.codes import DictionaryEntry
+
+    with pytest.raises(ValidationError):
+        DictionaryEntry.model_validate_json(
+            '{"text": "seizures", "type": "DISEASE", "system": "http://id.nlm.nih.gov/mesh",'
+            ' "code": ""}'
+        )
