@@ -22,6 +22,7 @@ from fhir.resources.R4B.provenance import Provenance, ProvenanceAgent, Provenanc
 from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 
+from models.formats.fhir import source_resource
 from models.labels import EntityType
 from models.messages import ClinicalNote, Extraction
 from models.spans import Entity
@@ -47,8 +48,8 @@ def _concept(entity: Entity) -> CodeableConcept:
 
 def _document(note: ClinicalNote) -> Reference:
     """The note as FHIR knows it: the source resource for a FHIR note, else by identifier."""
-    if note.source.startswith("fhir/"):
-        return Reference(reference=f"{note.source.removeprefix('fhir/')}/{note.note_id}")
+    if (resource := source_resource(note)) is not None:
+        return Reference(reference=resource)
     return Reference(
         type="DocumentReference", identifier=Identifier(system=NOTE_ID_SYSTEM, value=note.note_id)
     )
@@ -57,7 +58,7 @@ def _document(note: ClinicalNote) -> Reference:
 def _subject(note: ClinicalNote) -> Reference:
     if note.patient_id is None:
         return Reference(display="patient not named in the source message")
-    if note.source.startswith("fhir/"):
+    if source_resource(note) is not None:
         return Reference(reference=f"Patient/{note.patient_id}")
     return Reference(identifier=Identifier(system=PATIENT_ID_SYSTEM, value=note.patient_id))
 

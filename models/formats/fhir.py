@@ -31,16 +31,15 @@ RESOURCES = {
     "Bundle": Bundle,
 }
 DOCUMENTS = (DocumentReference, DiagnosticReport)
+SOURCE_PREFIX = "fhir/"  # a note's `source` is this and the resource type it was read from
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}")
+_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table"}
 _TOKEN = re.compile(r"[\w.+-]{1,40}(/[\w.+-]{1,80})?")  # a MIME type or charset, safe to name
 
 
 def _named(value: str | None) -> str:
     """A value from the message that an error may repeat only when it is a plain token."""
     return value if value and _TOKEN.fullmatch(value) else "?"
-
-
-_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table"}
 
 
 def _rejected(error: str, reason: DeadLetterReason = DeadLetterReason.INVALID_FHIR) -> NoteRejected:
@@ -168,13 +167,20 @@ def _note(
             note_id=note_id,
             text=_document_text(document),
             note_type=note_type or "unknown",
-            source=f"fhir/{kind}",
+            source=f"{SOURCE_PREFIX}{kind}",
             patient_id=_referenced_id(document.subject, resolved),
             encounter_id=_referenced_id(encounter, resolved),
             authored_at=authored,
         )
     except ValidationError as error:
         raise _rejected(f"{kind} does not make a note: {problems(error)}") from None
+
+
+def source_resource(note: ClinicalNote) -> str | None:
+    """ "DocumentReference/<id>" (or DiagnosticReport) for a note read from FHIR, else None."""
+    if not note.source.startswith(SOURCE_PREFIX):
+        return None
+    return f"{note.source.removeprefix(SOURCE_PREFIX)}/{note.note_id}"
 
 
 def decode(payload: bytes) -> ClinicalNote:
