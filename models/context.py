@@ -38,12 +38,14 @@ def mark_negated(text: str, entities: list[Entity]) -> list[Entity]:
     Sentence breaks are found once per note, so a long note costs time linear in its length.
     """
     breaks = [match.start() for match in _SENTENCE_BREAK.finditer(text)]
-    return [
-        entity.model_copy(
-            update={"negated": entity.type != EntityType.DRUG and _is_negated(text, breaks, entity)}
+    marked = []
+    for entity in entities:
+        negated = entity.type != EntityType.DRUG and _is_negated(text, breaks, entity)
+        # Copying only what changes: a copy per entity was a tenth of decoding.
+        marked.append(
+            entity if negated == entity.negated else entity.model_copy(update={"negated": negated})
         )
-        for entity in entities
-    ]
+    return marked
 
 
 def _is_negated(text: str, breaks: list[int], entity: Entity) -> bool:

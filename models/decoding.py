@@ -1,5 +1,6 @@
 """From per-word label probabilities to entities and drug→adverse-effect pairs."""
 
+import itertools
 import re
 from bisect import bisect_right
 from collections import defaultdict
@@ -27,26 +28,37 @@ def decode_windows(
 ) -> list[Annotations]:
     """Label probabilities per window token -> annotations per note, at note offsets.
 
-    A word seen in two overlapping windows gets the mean of both predictions.
+    A word seen in two overlapping windows gets the mean of both predictions. Averaging and
+    the BIO search run on arrays for all notes at once: per-word Python was a tenth of the
+    student's time.
     """
     spans_by_note = word_spans(windows, len(texts))
-    firsts = first_subword_positions(windows, spans_by_note)
-    sums: list[dict[int, np.ndarray]] = [{} for _ in texts]
-    counts: list[dict[int, int]] = [{} for _ in texts]
-    for window, words in enumerate(firsts):
-        note = windows.note_index[window]
+    rows, columns, keys = [], [], []
+    for window, words in enumerate(first_subword_positions(windows, spans_by_note)):
+        base = windows.note_index[window] << 32
         for position, word in enumerate(words):
-            if word is None:
-                continue
-            sums[note][word] = sums[note].get(word, 0) + probabilities[window, position]
-            counts[note][word] = counts[note].get(word, 0) + 1
+            if word is not None:
+                rows.append(window)
+                columns.append(position)
+                keys.append(base | word)
+    unique_keys, group = np.unique(np.asarray(keys, dtype=np.int64), return_inverse=True)
+    means = np.zeros((len(unique_keys), probabilities.shape[-1]))
+    np.add.at(means, group, probabilities[rows, columns])
+    means /= np.bincount(group, minlength=len(unique_keys))[:, None]
+    notes = unique_keys >> 32
+    bounds = np.searchsorted(notes, np.arange(len(texts) + 1))
+    ranges = list(itertools.pairwise(bounds))
+    words_by_note = [unique_keys[a:b] & 0xFFFFFFFF for a, b in ranges]
+    probabilities_by_note = [means[a:b] for a, b in ranges]
+    paths = best_label_paths(probabilities_by_note)
     return [
         annotate(
             text,
-            decode_entities(
+            _entities(
                 text,
-                spans_by_note[note],
-                {word: total / counts[note][word] for word, total in sums[note].items()},
+                [spans_by_note[note][int(word)] for word in words_by_note[note]],
+                probabilities_by_note[note],
+                paths[note],
             ),
         )
         for note, text in enumerate(texts)
@@ -70,34 +82,55 @@ def _transition_scores() -> tuple[np.ndarray, np.ndarray]:
 _TRANSITIONS, _STARTS = _transition_scores()
 
 
-def best_label_path(probabilities: np.ndarray) -> list[int]:
-    """The most probable label sequence (words x labels) that is valid BIO (Viterbi).
+def best_label_paths(probabilities: list[np.ndarray]) -> list[np.ndarray]:
+    """Per note, the most probable label sequence (words x labels) that is valid BIO (Viterbi).
 
     Word-by-word argmax can end a mention on a word whose type flips ("B-DISEASE I-SYMPTOM"),
     or start one mid-phrase; each such slip costs an exact-span match, so decode jointly.
+    All notes step together; a note that has ended keeps its scores and points to itself.
     """
-    log_probabilities = np.log(np.maximum(probabilities, 1e-12))
-    scores = _STARTS + log_probabilities[0]
-    backpointers = []
-    for word_scores in log_probabilities[1:]:
-        candidates = scores[:, None] + _TRANSITIONS
-        backpointers.append(candidates.argmax(axis=0))
-        scores = candidates.max(axis=0) + word_scores
-    path = [int(scores.argmax())]
-    for pointers in reversed(backpointers):
-        path.append(int(pointers[path[-1]]))
-    return path[::-1]
+    lengths = np.array([len(p) for p in probabilities])
+    if not lengths.size or lengths.max() == 0:
+        return [np.zeros(0, dtype=np.int64) for _ in probabilities]
+    labels = len(LABELS)
+    log_probabilities = np.zeros((len(probabilities), lengths.max(), labels))
+    for note, note_probabilities in enumerate(probabilities):
+        log_probabilities[note, : len(note_probabilities)] = np.log(
+            np.maximum(note_probabilities, 1e-12)
+        )
+    scores = _STARTS + log_probabilities[:, 0]
+    stay = np.broadcast_to(np.arange(labels), scores.shape)
+    backpointers = np.empty((lengths.max() - 1, *scores.shape), dtype=np.int64)
+    for step in range(1, lengths.max()):
+        candidates = scores[:, :, None] + _TRANSITIONS
+        going = (step < lengths)[:, None]
+        backpointers[step - 1] = np.where(going, candidates.argmax(axis=1), stay)
+        scores = np.where(going, candidates.max(axis=1) + log_probabilities[:, step], scores)
+    paths = np.empty(log_probabilities.shape[:2], dtype=np.int64)
+    paths[:, -1] = scores.argmax(axis=1)
+    every = np.arange(len(probabilities))
+    for step in range(lengths.max() - 1, 0, -1):
+        paths[:, step - 1] = backpointers[step - 1][every, paths[:, step]]
+    return [path[:length] for path, length in zip(paths, lengths, strict=True)]
 
 
 def decode_entities(
     text: str, spans: dict[int, tuple[int, int]], probabilities: dict[int, np.ndarray]
 ) -> list[Entity]:
-    """Words in note order -> entities, along the best valid BIO path; an entity's confidence
-    is the mean probability of its words' labels."""
+    """Words in note order -> entities, along the best valid BIO path."""
     words = sorted(probabilities)
     if not words:
         return []
-    path = best_label_path(np.stack([probabilities[word] for word in words]))
+    stacked = np.stack([probabilities[word] for word in words])
+    (path,) = best_label_paths([stacked])
+    return _entities(text, [spans[word] for word in words], stacked, path)
+
+
+def _entities(
+    text: str, spans: list[tuple[int, int]], probabilities: np.ndarray, path: np.ndarray
+) -> list[Entity]:
+    """Labelled words -> entities; an entity's confidence is the mean probability of its
+    words' labels."""
     entities: list[Entity] = []
     current: tuple[EntityType, int, int, list[float]] | None = None
 
@@ -110,14 +143,13 @@ def decode_entities(
                     start=start,
                     end=end,
                     text=text[start:end],
-                    confidence=round(float(np.mean(scores)), 4),
+                    confidence=round(sum(scores) / len(scores), 4),
                 )
             )
 
-    for word, label_id in zip(words, path, strict=True):
-        score = float(probabilities[word][label_id])
-        prefix, entity_type = split_label(LABELS[label_id])
-        start, end = spans[word]
+    scores = probabilities[np.arange(len(path)), path].tolist()
+    for (start, end), label_id, score in zip(spans, path.tolist(), scores, strict=True):
+        prefix, entity_type = _SPLIT_LABELS[label_id]
         if entity_type is None:
             close()
             current = None
@@ -128,6 +160,9 @@ def decode_entities(
             current = (entity_type, start, end, [score])
     close()
     return entities
+
+
+_SPLIT_LABELS = [split_label(label) for label in LABELS]
 
 
 def annotate(text: str, entities: list[Entity]) -> Annotations:

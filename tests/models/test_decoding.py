@@ -1,6 +1,8 @@
+import itertools
+
 import numpy as np
 
-from models.decoding import decode_entities, pair_adverse_events
+from models.decoding import best_label_paths, decode_entities, pair_adverse_events
 from models.labels import LABEL_TO_ID, LABELS, EntityType
 from models.spans import Entity
 
@@ -63,3 +65,25 @@ def test_adverse_effect_pairs_with_nearest_drug_in_its_sentence_only():
     ]
     (pair,) = pair_adverse_events(text, entities)
     assert (pair.drug.text, pair.effect.text, pair.confidence) == ("amoxicillin", "Rash", 0.25)
+
+
+def brute_force_path(probabilities: np.ndarray) -> list[int]:
+    """The best valid BIO path by trying every label sequence (tiny inputs only)."""
+    valid = [
+        path
+        for path in itertools.product(range(len(LABELS)), repeat=len(probabilities))
+        if all(
+            not LABELS[now].startswith("I-")
+            or (before is not None and LABELS[before][2:] == LABELS[now][2:])
+            for before, now in zip((None, *path), path, strict=False)
+        )
+    ]
+    return list(max(valid, key=lambda path: np.log(probabilities[range(len(path)), path]).sum()))
+
+
+def test_notes_decoded_together_get_each_its_own_best_valid_path():
+    rng = np.random.default_rng(5)
+    notes = [rng.dirichlet(np.full(len(LABELS), 0.3), size=length) for length in (3, 1, 0, 4, 2)]
+    paths = best_label_paths(notes)
+    for note, path in zip(notes, paths, strict=True):
+        assert path.tolist() == (brute_force_path(note) if len(note) else [])
