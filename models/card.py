@@ -6,6 +6,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from models.labels import LABELS
+from models.settings import Precision
 
 CARD_FILE = "student.json"
 ONNX_FILE = "model.onnx"
@@ -19,6 +20,7 @@ class StudentCard(BaseModel):
     stride: int
     created_at: datetime
     teacher: str | None = None
+    precision: Precision = Precision.FP32  # of model.onnx; students before it were all fp32
     # Shares of entity confidences per bin on held-out text: the drift reference.
     confidence_reference: list[float] | None = None
 

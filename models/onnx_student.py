@@ -4,6 +4,7 @@ This one class serves the Triton model and offline extraction, so both give the 
 It imports no torch, which keeps the Triton python-backend stub light.
 """
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,40 +13,85 @@ from transformers import AutoTokenizer
 
 from models.card import ONNX_FILE, StudentCard
 from models.decoding import decode_windows, softmax
+from models.settings import InferenceSettings, Precision
 from models.spans import Annotations
 from models.windows import Windows, encode_windows
 
 
 def execution_providers() -> list[str]:
     """CUDA when this onnxruntime build and machine have it, else CPU."""
-    available = ort.get_available_providers()
-    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    return (
+        ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        if cuda_ready()
+        else ["CPUExecutionProvider"]
+    )
+
+
+def cuda_ready() -> bool:
+    """This onnxruntime build has CUDA (the `[gpu]` extra) and the machine an NVIDIA GPU: a
+    CUDA build lists its provider even where no GPU is."""
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return b"GPU" in listed.stdout
+
+
+def session_options(settings: InferenceSettings) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = settings.threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", str(int(settings.spinning)))
+    return options
 
 
 class OnnxStudent:
-    def __init__(self, directory: Path, window_batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        settings: InferenceSettings | None = None,
+        providers: list[str | tuple[str, dict]] | None = None,
+    ) -> None:
+        self.settings = settings or InferenceSettings()
         self.card = StudentCard.load(directory)
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
         self.session = ort.InferenceSession(
-            str(directory / ONNX_FILE), providers=execution_providers()
+            str(directory / ONNX_FILE),
+            session_options(self.settings),
+            providers=providers or execution_providers(),
         )
-        self.window_batch_size = window_batch_size
 
     def extract(self, texts: list[str]) -> list[Annotations]:
         if not texts:
             return []
-        windows = encode_windows(self.tokenizer, texts, self.card.max_length, self.card.stride)
+        stride = self.card.stride if self.settings.stride is None else self.settings.stride
+        windows = encode_windows(self.tokenizer, texts, self.card.max_length, stride)
         return decode_windows(texts, windows, self._window_probabilities(windows))
 
     def _window_probabilities(self, windows: Windows) -> np.ndarray:
+        """Label probabilities per window token (zero on padding).
+
+        Windows run shortest first, each batch cut to its longest window, so the short last
+        windows of notes do not pay for padding up to full windows.
+        """
         input_ids = np.asarray(windows.input_ids, dtype=np.int64)
         attention_mask = np.asarray(windows.attention_mask, dtype=np.int64)
-        chunks = []
-        for start in range(0, len(input_ids), self.window_batch_size):
-            stop = start + self.window_batch_size
+        lengths = attention_mask.sum(axis=1)
+        probabilities = np.zeros((*input_ids.shape, len(self.card.labels)), dtype=np.float32)
+        order = np.argsort(lengths, kind="stable")
+        # Dynamic int8 scales activations per run: a window batched with others would come
+        # out differently than alone, and a re-delivered note could get another answer. Window
+        # by window (no padding either) it is the same every time, and measured as fast.
+        size = 1 if self.card.precision == Precision.INT8 else self.settings.window_batch_size
+        for batch in (order[start : start + size] for start in range(0, len(order), size)):
+            width = int(lengths[batch].max())
             (logits,) = self.session.run(
                 ["logits"],
-                {"input_ids": input_ids[start:stop], "attention_mask": attention_mask[start:stop]},
+                {
+                    "input_ids": input_ids[batch, :width],
+                    "attention_mask": attention_mask[batch, :width],
+                },
             )
-            chunks.append(logits)
-        return softmax(np.concatenate(chunks))
+            probabilities[batch, :width] = softmax(logits)
+        return probabilities

@@ -4,15 +4,17 @@ The tiny student has the MiniLM tokenizer and a 2-layer encoder, distilled from 
 teacher on synthetic notes for a few seconds: real weights, real ONNX, real decoding.
 """
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from models.settings import DEFAULT_BACKBONE, StudentSettings
-from streams.runtime import EmbeddedRuntime
+from models.card import StudentCard
+from models.export import export_student
+from models.network import load_student
+from models.settings import DEFAULT_BACKBONE, ExportSettings, Precision, StudentSettings
+from streams.runtime import EmbeddedRuntime, free_port
 from streams.settings import (
     KafkaSettings,
     LoopSettings,
@@ -24,7 +26,7 @@ from trainer.corpora import Document
 from trainer.demo_corpus import demo_notes
 from trainer.settings import TrainingSettings
 from trainer.teachers.lexicon import LexiconTeacher
-from trainer.train import train_student
+from trainer.train import WEIGHTS_DIR, train_student
 from trainer.versions import publish_version
 
 TINY_TRAINING = TrainingSettings(epochs=30, batch_size=16, learning_rate=2e-3, warmup_ratio=0.0)
@@ -72,16 +74,22 @@ def tiny_student(
 
 
 @pytest.fixture(scope="session")
+def fp32_student(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> Path:
+    """The tiny student exported in fp32 (the default export is int8)."""
+    return export_student(
+        load_student(str(tiny_student / WEIGHTS_DIR)),
+        AutoTokenizer.from_pretrained(tiny_student),
+        StudentCard.load(tiny_student),
+        tmp_path_factory.mktemp("fp32-student"),
+        ExportSettings(precision=Precision.FP32),
+    )
+
+
+@pytest.fixture(scope="session")
 def model_repository(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> Path:
     repository = tmp_path_factory.mktemp("triton-repo")
     publish_version(tiny_student, repository)
     return repository
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def embedded_runtime(

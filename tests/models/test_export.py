@@ -1,13 +1,17 @@
+import shutil
+
 import numpy as np
 import onnxruntime as ort
 import torch
 from transformers import AutoTokenizer
 
 from models.card import ONNX_FILE, StudentCard
-from models.export import export_student
+from models.export import export_student, quantize_student
 from models.network import build_student
 from models.onnx_student import OnnxStudent
+from models.settings import ExportSettings, InferenceSettings, Precision
 from trainer.demo_corpus import long_demo_note
+from trainer.evaluate import MICRO, evaluate
 
 
 def test_onnx_matches_torch_on_padded_batches_of_other_shapes(
@@ -15,7 +19,8 @@ def test_onnx_matches_torch_on_padded_batches_of_other_shapes(
 ):
     model = build_student(str(tiny_backbone)).eval()
     tokenizer = AutoTokenizer.from_pretrained(tiny_backbone)
-    export_student(model, tokenizer, StudentCard.load(tiny_student), tmp_path)
+    card = StudentCard.load(tiny_student)
+    export_student(model, tokenizer, card, tmp_path, ExportSettings(precision=Precision.FP32))
 
     # Traced on one 5-token example; run on a padded batch of another shape.
     batch = tokenizer(
@@ -45,3 +50,35 @@ def test_student_finds_entities_across_a_long_note_at_exact_offsets(tiny_student
     assert max(e.start for e in annotations.entities) > len(note.text) * 0.8
     starts = [e.start for e in annotations.entities]
     assert starts == sorted(starts)
+
+
+def test_int8_export_is_smaller_and_finds_what_fp32_finds(tiny_student, fp32_student, tmp_path):
+    assert StudentCard.load(tiny_student).precision == Precision.INT8  # the default export
+    fp32 = fp32_student
+    int8 = tmp_path / "int8"
+    shutil.copytree(fp32, int8)
+    quantize_student(int8)
+    quantize_student(int8)  # a second call leaves an int8 student as it is
+    assert StudentCard.load(int8).precision == Precision.INT8
+    assert (int8 / ONNX_FILE).stat().st_size < (fp32 / ONNX_FILE).stat().st_size / 2
+    texts = [long_demo_note(seed=seed).text for seed in (4, 5)]
+    fp32_found = OnnxStudent(fp32).extract(texts)
+    int8_found = OnnxStudent(int8).extract(texts)
+    assert evaluate(fp32_found, int8_found).strict[MICRO].f1 > 0.9
+
+
+def test_window_batches_of_any_size_give_the_same_entities(fp32_student):
+    texts = [long_demo_note(seed=6).text, "Warfarin.", "No rash on amoxicillin."]
+    one_by_one = OnnxStudent(fp32_student, InferenceSettings(window_batch_size=1)).extract(texts)
+    assert OnnxStudent(fp32_student, InferenceSettings(window_batch_size=7)).extract(texts) == (
+        one_by_one
+    )
+
+
+def test_an_int8_note_gets_the_same_answer_whatever_is_extracted_beside_it(tiny_student):
+    """Dynamic quantisation scales activations per run: batched, a note's answer would depend
+    on its neighbours, and a re-delivered note could get another one."""
+    student = OnnxStudent(tiny_student)
+    note, *others = [long_demo_note(seed=seed).text for seed in (7, 8, 9)]
+    (alone,) = student.extract([note])
+    assert student.extract([*others, note])[-1] == alone
