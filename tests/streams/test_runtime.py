@@ -6,10 +6,11 @@ import sys
 import time
 
 import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
 
-from streams.runtime import ServiceError, as_env, broker_service, triton_service
+from streams.runtime import ServiceError, as_env, broker_service, free_port, triton_service
 from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings
-from tests.conftest import free_port
 
 
 def connectable(port: int) -> bool:
@@ -73,3 +74,49 @@ def test_child_processes_get_secrets_in_clear_and_no_unset_values():
     options = kafka.client_options()
     assert options["sasl_plain_password"] == "pw" and options["ssl_context"] is not None
     assert kafka.faust_credentials().mechanism.value == "PLAIN"
+
+
+def triton_command(tmp_path, model_repository, device: str) -> list[str]:
+    settings = TritonSettings(
+        http_port=free_port(), grpc_port=free_port(), metrics_port=free_port(),
+        model_repository=model_repository, device=device,
+    )  # fmt: skip
+    return triton_service(settings, RuntimeSettings(data_dir=tmp_path)).command
+
+
+@pytest.mark.parametrize(
+    ("device", "cuda", "gpu_config"),
+    [("auto", True, True), ("auto", False, False), ("cpu", True, False), ("gpu", True, True)],
+)
+def test_triton_serves_the_gpu_config_where_a_gpu_and_cuda_build_are(
+    tmp_path, model_repository, monkeypatch, device, cuda, gpu_config
+):
+    monkeypatch.setattr("streams.runtime.cuda_ready", lambda: cuda)
+    command = triton_command(tmp_path, model_repository, device)
+    assert ("--model-config-name=gpu" in command) == gpu_config
+
+
+def test_asking_for_a_gpu_where_none_is_says_what_to_install(
+    tmp_path, model_repository, monkeypatch
+):
+    monkeypatch.setattr("streams.runtime.cuda_ready", lambda: False)
+    with pytest.raises(ServiceError, match=r"\[gpu\] extra"):
+        triton_command(tmp_path, model_repository, "gpu")
+
+
+def test_both_triton_configs_are_valid_and_serve_one_model_on_cpu_or_gpu(model_repository):
+    """Parsed by Triton's own ModelConfig schema; the GPU one is published with every version."""
+    model_dir = model_repository / "student"
+    configs = [
+        text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
+        for path in (model_dir / "config.pbtxt", model_dir / "configs" / "gpu.pbtxt")
+    ]
+    kinds = [[group.kind for group in config.instance_group] for config in configs]
+    assert kinds == [
+        [model_config_pb2.ModelInstanceGroup.KIND_CPU],
+        [model_config_pb2.ModelInstanceGroup.KIND_GPU],
+    ]
+    for config in configs:
+        del config.instance_group[:]
+    assert configs[0].name == configs[1].name == "student"
+    assert configs[0].input == configs[1].input and configs[0].output == configs[1].output

@@ -17,7 +17,16 @@ from models.onnx_student import OnnxStudent  # noqa: E402
 class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         version_dir = Path(args["model_repository"]) / args["model_version"]
-        self.student = OnnxStudent(version_dir)
+        # A KIND_GPU instance (configs/gpu.pbtxt) runs on the GPU Triton gave it.
+        providers = (
+            [
+                ("CUDAExecutionProvider", {"device_id": int(args["model_instance_device_id"])}),
+                "CPUExecutionProvider",
+            ]
+            if args.get("model_instance_kind") == "GPU"
+            else None
+        )
+        self.student = OnnxStudent(version_dir, providers=providers)
 
     def execute(self, requests: list) -> list:
         # All requests of a dynamic batch go through the network together.
