@@ -106,9 +106,12 @@ async def count_assigned(assigned_app: faust.App, _assigned: set, **_kwargs) -> 
     metrics.ASSIGNED_PARTITIONS.set(sum(tp.topic in kafka.note_topics for tp in actives))
 
 
-@app.agent(notes_topic)
+@app.agent(notes_topic, concurrency=worker.concurrency)
 async def extract_notes(stream: faust.StreamT) -> None:
-    """Notes, in batches, through the Triton-served student, to entity and ADE topics."""
+    """Notes, in batches, through the Triton-served student, to entity and ADE topics.
+
+    Each of `concurrency` actors takes its own batches; a message's offset is committed only
+    once every earlier one has its outcome (see streams.extraction), whichever actor has it."""
     processor = BatchProcessor(
         TritonStudent(triton), outputs, kafka.note_topics, worker, triton, sampler
     )

@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from models.onnx_student import cuda_ready
 from streams.settings import (
     PROJECT_ROOT,
     TRITON_ADMIN_APIS,
@@ -37,7 +38,7 @@ from streams.settings import (
     WorkerSettings,
     triton_admin_key,
 )
-from trainer.versions import versions
+from trainer.versions import GPU_CONFIG, versions
 
 log = logging.getLogger(__name__)
 _TRITON_DIST = Path(pytriton.__file__).parent / "tritonserver"
@@ -69,6 +70,13 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, for a stack beside another (tests, benchmarks)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def require_free_port(host: str, port: int, setting: str) -> None:
@@ -199,6 +207,19 @@ def _triton_backends(runtime: RuntimeSettings) -> Path:
     return backends
 
 
+def serve_on_gpu(triton: TritonSettings) -> bool:
+    """Whether Triton loads the student's GPU config (`configs/gpu.pbtxt`, KIND_GPU)."""
+    if triton.device == "cpu":
+        return False
+    ready = cuda_ready()
+    if triton.device == "gpu" and not ready:
+        raise ServiceError(
+            "CLINSTREAM_TRITON_DEVICE=gpu, but onnxruntime has no CUDA provider or nvidia-smi "
+            "lists no GPU; install the [gpu] extra (README, Performance) or use auto or cpu"
+        )
+    return ready
+
+
 def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
     """tritonserver on the model repository, loading the student explicitly."""
     for port, setting in (
@@ -228,6 +249,7 @@ def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
         f"--grpc-restricted-protocol={TRITON_ADMIN_APIS}:{TRITON_ADMIN_HEADER}={admin_key}",
         "--model-control-mode=explicit",
         f"--load-model={triton.model_name}",
+        *([f"--model-config-name={GPU_CONFIG}"] if serve_on_gpu(triton) else []),
         "--exit-on-error=true",
         "--exit-timeout-secs=5",
     ]

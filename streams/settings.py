@@ -132,6 +132,11 @@ class TritonSettings(BaseSettings):
     outage_backoff_max_s: float = Field(
         10.0, gt=0, description="Longest wait between readiness checks while Triton is down."
     )
+    device: Literal["auto", "cpu", "gpu"] = Field(
+        "auto",
+        description="gpu: serve from configs/gpu.pbtxt (KIND_GPU); auto: gpu when this "
+        "onnxruntime has CUDA and an NVIDIA GPU is present (pip install -e '.[gpu]').",
+    )
     admin_key: SecretStr | None = Field(
         None,
         description="Key that Triton's admin APIs (model load/unload, config, metadata, "
@@ -179,6 +184,12 @@ class WorkerSettings(BaseSettings):
     app_id: str = "clinstream"
     batch_size: int = Field(16, ge=1, le=64, description="Notes per Triton request.")
     batch_within_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch.")
+    concurrency: int = Field(
+        2,
+        ge=1,
+        description="Batches in flight at once: while Triton runs one, the worker reads and "
+        "publishes another, so neither waits on the other (README, Performance).",
+    )
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1, description="Larger messages are dead-lettered before parsing."
     )

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from models.messages import ClinicalNote
-from streams.runtime import worker_service
+from streams.runtime import free_port, worker_service
 from streams.settings import LoopSettings, WorkerSettings
-from tests.conftest import embedded_runtime, free_port
+from tests.conftest import embedded_runtime
 from tests.streams.kafka_helpers import Outcomes, produce, worker_metrics
 from trainer.demo_corpus import demo_notes
 from trainer.versions import publish_version
