@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models.settings import Precision
 from trainer.corpora import CorpusFormat
 from trainer.teachers import TeacherName
 
@@ -168,13 +169,20 @@ def train(
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run folder of `clinstream train`.")],
     repository: Annotated[Path | None, typer.Option(help="Triton model repository.")] = None,
+    precision: Annotated[
+        Precision | None,
+        typer.Option(help="int8: quantise an fp32 run on the way (default: as the run is)."),
+    ] = None,
 ) -> None:
     """Publish a run as the next version of the Triton model `student`."""
     from streams.settings import TritonSettings
     from trainer.versions import publish_version
 
     repository = repository or TritonSettings().model_repository
-    version = publish_version(run_dir, repository)
+    try:
+        version = publish_version(run_dir, repository, precision)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     console.print(f"published {run_dir} as {repository}/student/{version}")
 
 
@@ -419,29 +427,70 @@ def bench_throughput(
     ),
     notes: Annotated[int, typer.Option(help="How many notes.")] = 200,
     batch_size: Annotated[int, typer.Option(help="Notes per call, as the worker batches.")] = 16,
+    variants_of: Annotated[
+        Path | None,
+        typer.Option(
+            help="An fp32 run folder: also time each inference variant of it in process "
+            "(precision, stride, batching), against it as the baseline."
+        ),
+    ] = None,
+    dev: Annotated[
+        Path | None,
+        typer.Option(help="With --variants-of: gold dev set each variant is scored on."),
+    ] = None,
+    dev_format: Annotated[CorpusFormat, typer.Option(help="Format of --dev.")] = (
+        CorpusFormat.JSONL
+    ),
+    usd_per_hour: Annotated[
+        float,
+        typer.Option(
+            help="What the machine costs an hour, for the cost per million notes (default: a "
+            "2-vCPU on-demand cloud instance, AWS c5.large)."
+        ),
+    ] = 0.085,
 ) -> None:
-    """Speed and memory of the student on real-length clinical notes."""
-    import json
-
-    from streams.settings import TritonSettings
-    from trainer.bench import run_throughput_benchmark
+    """Notes/s, tokens/s, latency and memory of the student in process and end to end through
+    the broker, Triton and the worker (bench/throughput.md)."""
+    from models.card import StudentCard
+    from streams.bench import markdown_table, run_throughput_benchmark
+    from streams.settings import RuntimeSettings, TritonSettings
+    from trainer.batch import read_documents
+    from trainer.bench import compare_variants, inference_variants
     from trainer.corpora import read_corpus
     from trainer.demo_corpus import demo_notes
+    from trainer.evaluate import OUR_TYPES, SCORED_TYPES
     from trainer.versions import MODEL_NAME, versions
 
+    _configure_logging()
     if model is None:
         repository = TritonSettings().model_repository
         served = versions(repository)
         if not served:
             raise typer.BadParameter("no served version; pass --model or run `clinstream demo`")
         model = repository / MODEL_NAME / str(served[-1])
+    if variants_of is not None and StudentCard.load(variants_of).precision != Precision.FP32:
+        raise typer.BadParameter(f"{variants_of} is not fp32; its variants need the fp32 model")
     source = corpora / "mtsamples" / "mtsamples_subset.csv"
     if source.is_file():
         texts = [d.text for d in read_corpus(source, CorpusFormat.MTSAMPLES)][:notes]
     else:
         console.print(f"{source} not found: timing synthetic demo notes instead")
         texts = [n.text for n in demo_notes(notes, seed=1)]
-    console.print(json.dumps(run_throughput_benchmark(model, texts, batch_size), indent=2))
+    workdir = RuntimeSettings().data_dir / "bench" / "throughput"
+    result = run_throughput_benchmark(model, texts, workdir, batch_size, usd_per_hour)
+    if variants_of is not None:
+        documents = read_documents(dev, dev_format) if dev is not None else None
+        result.variants = compare_variants(
+            variants_of, workdir, texts, batch_size, inference_variants(),
+            documents, SCORED_TYPES.get(dev_format, OUR_TYPES),
+        )  # fmt: skip
+    (workdir / "throughput.json").write_text(result.model_dump_json(indent=2) + "\n")
+    table = markdown_table(result)
+    output = Path("bench/throughput.md")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    console.print(table)
+    console.print(f"wrote {output}; the JSON in {workdir / 'throughput.json'}")
 
 
 def _in_chunks(what: str, documents, label_batch, size: int = 32) -> list:

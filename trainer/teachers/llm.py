@@ -10,7 +10,9 @@ text again costs nothing. Tokens, cost and latency are counted.
 
 import asyncio
 import hashlib
+import json
 import logging
+import math
 import re
 import sqlite3
 import time
@@ -65,6 +67,12 @@ class LlmSettings(BaseSettings):
         ["api.openai.com", "127.0.0.1", "localhost"],
         description="Hosts notes may be sent to; CLINSTREAM_LLM_BASE_URL must name one.",
     )
+
+    def usd(self, input_tokens: int, output_tokens: int) -> float:
+        return (
+            input_tokens * self.usd_per_million_input_tokens
+            + output_tokens * self.usd_per_million_output_tokens
+        ) / 1e6
 
 
 class _Mention(BaseModel):
@@ -222,11 +230,24 @@ class LlmTeacher:
         self.usage.input_tokens += input_tokens
         self.usage.output_tokens += output_tokens
         self.usage.cost_usd = round(
-            self.usage.cost_usd
-            + input_tokens * self.settings.usd_per_million_input_tokens / 1e6
-            + output_tokens * self.settings.usd_per_million_output_tokens / 1e6,
-            6,
+            self.usage.cost_usd + self.settings.usd(input_tokens, output_tokens), 6
         )
+
+
+# OpenAI's rule of thumb for English text; only for estimates where no endpoint has counted.
+CHARS_PER_TOKEN = 4
+
+
+def estimated_tokens(text: str, found: Annotations) -> tuple[int, int]:
+    """Input and output tokens of this teacher's request for `text`, had it answered `found`,
+    at CHARS_PER_TOKEN. The cost benchmark uses it with no endpoint; a live teacher counts the
+    tokens its endpoint reports instead (`usage`)."""
+    prompt = SYSTEM_PROMPT + json.dumps(_schema()) + text
+    answer = LlmAnswer(
+        entities=[_Mention(text=e.text, type=e.type) for e in found.entities],
+        ade_pairs=[_Pair(drug=p.drug.text, effect=p.effect.text) for p in found.ade_pairs],
+    ).model_dump_json()
+    return math.ceil(len(prompt) / CHARS_PER_TOKEN), math.ceil(len(answer) / CHARS_PER_TOKEN)
 
 
 def _occurrences(text: str, mention: str) -> list[tuple[int, int]]:

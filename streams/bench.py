@@ -1,0 +1,291 @@
+"""The throughput benchmark: the student in process, and notes end to end through the broker,
+tritonserver and the Faust worker, in one run on the same notes.
+
+End to end, notes go to `clinical.notes` and the benchmark waits for every Extraction. At full
+load all notes are produced at once (latency then is mostly queueing); at half load they are
+produced evenly at half the full-load rate, which is the latency an SRE sees in normal running.
+"""
+
+import asyncio
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import BaseModel
+
+from models.messages import ClinicalNote, Extraction
+from models.onnx_student import OnnxStudent
+from models.settings import InferenceSettings
+from models.spans import Annotations
+from streams.runtime import EmbeddedRuntime, free_port
+from streams.settings import (
+    KafkaSettings,
+    LoopSettings,
+    RuntimeSettings,
+    TritonSettings,
+    WorkerSettings,
+)
+from trainer.bench import (
+    InProcess,
+    VariantResult,
+    device_description,
+    peak_rss_mib,
+    run_in_process,
+)
+from trainer.teachers.llm import LlmSettings, estimated_tokens
+from trainer.versions import publish_version
+
+
+class EndToEnd(BaseModel):
+    load: str
+    notes: int
+    seconds: float
+    notes_per_s: float
+    note_tokens_per_s: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+
+
+class Cost(BaseModel):
+    """Compute cost per million notes of the student (end to end, full load) beside the LLM
+    teacher's token cost for the same notes."""
+
+    machine_usd_per_hour: float
+    student_usd_per_million_notes: float
+    llm_model: str
+    llm_input_tokens_per_note: float  # estimated: CHARS_PER_TOKEN
+    llm_output_tokens_per_note: float
+    llm_usd_per_million_notes: float
+    llm_over_student: float
+
+
+def cost(notes_per_s: float, usd_per_hour: float, texts: list[str],
+         found: list[Annotations]) -> Cost:  # fmt: skip
+    llm = LlmSettings()
+    tokens = [estimated_tokens(text, answer) for text, answer in zip(texts, found, strict=True)]
+    inputs = sum(t[0] for t in tokens) / len(tokens)
+    outputs = sum(t[1] for t in tokens) / len(tokens)
+    student = usd_per_hour / 3600 / notes_per_s * 1e6
+    teacher = llm.usd(inputs, outputs) * 1e6
+    return Cost(
+        machine_usd_per_hour=usd_per_hour,
+        student_usd_per_million_notes=round(student, 2),
+        llm_model=llm.model,
+        llm_input_tokens_per_note=round(inputs),
+        llm_output_tokens_per_note=round(outputs),
+        llm_usd_per_million_notes=round(teacher, 2),
+        llm_over_student=round(teacher / student, 1),
+    )
+
+
+class Throughput(BaseModel):
+    device: str
+    precision: str
+    in_process: InProcess
+    end_to_end: list[EndToEnd]
+    end_to_end_ratio: float  # full-load notes/s end to end over in process
+    peak_rss_mib: dict[str, int]
+    full_load_cpu_seconds: dict[str, float]  # per process, while the full-load notes ran
+    cost: Cost
+    settings: dict[str, dict]
+    variants: list[VariantResult] = []
+
+
+async def exchange(kafka: KafkaSettings, texts: list[str], rate: float | None) -> tuple[
+    float, list[Extraction]
+]:  # fmt: skip
+    """Produce one note per text (evenly at `rate` notes/s, or all at once) and wait for their
+    Extractions; returns the seconds from the first send to the last Extraction, and them."""
+    run = uuid.uuid4().hex[:8]
+    notes = [ClinicalNote(note_id=f"bench-{run}-{i}", text=text) for i, text in enumerate(texts)]
+    consumer = AIOKafkaConsumer(kafka.entities_topic, bootstrap_servers=kafka.bootstrap,
+                                auto_offset_reset="latest", **kafka.client_options())  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, **kafka.client_options())
+    await consumer.start()
+    await producer.start()
+    found: dict[str, Extraction] = {}
+    try:
+        await _assigned(consumer)
+
+        async def produce() -> None:
+            for i, note in enumerate(notes):
+                if rate is not None:
+                    await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+                await producer.send(kafka.notes_topic, note.model_dump_json().encode(),
+                                    key=note.note_id.encode())  # fmt: skip
+            await producer.flush()
+
+        started = time.perf_counter()
+        sending = asyncio.create_task(produce())
+        while len(found) < len(notes):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    extraction = Extraction.model_validate_json(record.value)
+                    if extraction.note_id.startswith(f"bench-{run}-"):
+                        found[extraction.note_id] = extraction
+        seconds = time.perf_counter() - started
+        await sending
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return seconds, [found[note.note_id] for note in notes]
+
+
+async def _assigned(consumer: AIOKafkaConsumer) -> None:
+    """Wait for partitions, so that `latest` is fixed before the first note is sent."""
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=200)
+    for partition in consumer.assignment():
+        await consumer.position(partition)
+
+
+def _end_to_end(load: str, texts: list[str], tokens: int, seconds: float,
+                extractions: list[Extraction]) -> EndToEnd:  # fmt: skip
+    latencies = [e.timings.end_to_end_ms for e in extractions]
+    return EndToEnd(
+        load=load,
+        notes=len(texts),
+        seconds=round(seconds, 2),
+        notes_per_s=round(len(texts) / seconds, 2),
+        note_tokens_per_s=round(tokens / seconds),
+        latency_p50_ms=round(float(np.percentile(latencies, 50))),
+        latency_p99_ms=round(float(np.percentile(latencies, 99))),
+    )
+
+
+def _process_tree(pid: int) -> list[int]:
+    """A process and its descendants (Triton's python-backend stubs are its children)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [pid]
+    for child in children.read_text().split() if children.exists() else []:
+        found += _process_tree(int(child))
+    return found
+
+
+def peak_rss_mib_of(pid: int) -> int:
+    """Peak resident memory of a process and its descendants."""
+    kib = 0
+    for member in _process_tree(pid):
+        status = Path(f"/proc/{member}/status").read_text()
+        kib += next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmHWM:")
+    return round(kib / 1024)
+
+
+def cpu_seconds_of(pid: int) -> float:
+    """CPU time (user + system) a process and its descendants have used so far."""
+    ticks = 0
+    for member in _process_tree(pid):
+        # Fields after the command name (which may hold spaces): utime and stime are 12 and 13.
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_throughput_benchmark(
+    student_dir: Path, texts: list[str], workdir: Path, batch_size: int, usd_per_hour: float
+) -> Throughput:
+    """The student in process, then end to end at full and at half load, on the same notes.
+
+    The stack runs on free ports with its own data dir and a model repository holding only
+    this student; worker, Triton and inference settings come from CLINSTREAM_* as in
+    production, so a run measures the configuration it is given.
+    """
+    student = OnnxStudent(student_dir)
+    before, found = run_in_process(student, texts, batch_size)
+    tokens = before.note_tokens
+    repository = workdir / "repository"
+    shutil.rmtree(repository, ignore_errors=True)
+    publish_version(student_dir, repository)
+    runtime = EmbeddedRuntime(
+        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),
+        triton=TritonSettings(
+            model_repository=repository,
+            http_port=free_port(),
+            grpc_port=free_port(),
+            metrics_port=free_port(),
+        ),
+        worker=WorkerSettings(metrics_port=free_port(), batch_size=batch_size),
+        runtime=RuntimeSettings(data_dir=workdir / "data"),
+        loop=LoopSettings(),
+    )
+    with runtime:
+        kafka = runtime.kafka
+        asyncio.run(exchange(kafka, texts[:batch_size], None))  # warm-up, not timed
+        pids = {service.name: service.process.pid for service in runtime.services}
+        cpu_before = {name: cpu_seconds_of(pid) for name, pid in pids.items()}
+        seconds, extractions = asyncio.run(exchange(kafka, texts, None))
+        cpu = {name: round(cpu_seconds_of(pid) - cpu_before[name], 1) for name, pid in pids.items()}
+        full = _end_to_end("full", texts, tokens, seconds, extractions)
+        seconds, extractions = asyncio.run(exchange(kafka, texts, full.notes_per_s / 2))
+        half = _end_to_end("half", texts, tokens, seconds, extractions)
+        rss = {name: peak_rss_mib_of(pid) for name, pid in pids.items()}
+    # Timed again with the stack gone; the faster of the two is the less disturbed.
+    after, _ = run_in_process(student, texts, batch_size)
+    in_process = max(before, after, key=lambda run: run.notes_per_s)
+    return Throughput(
+        device=device_description(student.session.get_providers()),
+        precision=student.card.precision,
+        in_process=in_process,
+        end_to_end=[full, half],
+        end_to_end_ratio=round(full.notes_per_s / in_process.notes_per_s, 3),
+        peak_rss_mib={"benchmark (in process)": peak_rss_mib(), **rss},
+        full_load_cpu_seconds=cpu,
+        cost=cost(full.notes_per_s, usd_per_hour, texts, found),
+        settings={
+            "worker": runtime.worker.model_dump(include={"batch_size", "concurrency"}),
+            "inference": InferenceSettings().model_dump(),
+        },
+    )
+
+
+def markdown_table(result: Throughput) -> str:
+    """The README's table: both paths, then each inference variant against the baseline."""
+    lines = [
+        "| path | load | notes/s | note tokens/s | latency p50 / p99 |",
+        "|---|---|---|---|---|",
+        f"| in process | batches of {result.settings['worker']['batch_size']} | "
+        f"{result.in_process.notes_per_s} | {result.in_process.note_tokens_per_s} | "
+        f"{result.in_process.batch_latency_p50_ms:.0f} / "
+        f"{result.in_process.batch_latency_p99_ms:.0f} ms a batch |",
+    ]
+    for run in result.end_to_end:
+        lines.append(
+            f"| Kafka → worker → Triton → Kafka | {run.load} | {run.notes_per_s} | "
+            f"{run.note_tokens_per_s} | {run.latency_p50_ms:.0f} / {run.latency_p99_ms:.0f} ms |"
+        )
+    memory = ", ".join(f"{name} {mib} MiB" for name, mib in result.peak_rss_mib.items())
+    cpu = ", ".join(f"{name} {s} s" for name, s in result.full_load_cpu_seconds.items())
+    lines += [
+        "",
+        f"{result.in_process.notes} notes, {result.precision} student on {result.device}; "
+        f"end to end / in process {result.end_to_end_ratio}; the network sees "
+        f"{result.in_process.window_tokens_per_note_token} window tokens per note token. "
+        f"Peak memory: {memory}. CPU time at full load: {cpu}.",
+    ]
+    price = result.cost
+    lines += [
+        "",
+        f"Cost per million notes: student ${price.student_usd_per_million_notes} (end to end at "
+        f"full load, ${price.machine_usd_per_hour}/h for the machine); LLM teacher "
+        f"{price.llm_model} ${price.llm_usd_per_million_notes} "
+        f"({price.llm_input_tokens_per_note} input and {price.llm_output_tokens_per_note} "
+        f"output tokens a note, estimated); {price.llm_over_student}x.",
+    ]
+    if result.variants:
+        lines += [
+            "",
+            "| in-process variant | notes/s | × baseline | entity agreement with baseline "
+            "(strict F1) | dev strict F1 |",
+            "|---|---|---|---|---|",
+        ]
+        for row in result.variants:
+            dev = ", ".join(f"{k} {v:.3f}" for k, v in (row.dev_f1 or {}).items()) or "–"
+            lines.append(
+                f"| {row.variant.name} | {row.speed.notes_per_s} | {row.speedup} | "
+                f"{row.agreement_f1:.3f} | {dev} |"
+            )
+    return "\n".join(lines) + "\n"
