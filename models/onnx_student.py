@@ -56,10 +56,12 @@ class OnnxStudent:
         self.settings = settings or InferenceSettings()
         self.card = StudentCard.load(directory)
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
+        providers = providers or execution_providers()
+        if any("CUDAExecutionProvider" in provider for provider in providers):
+            # The [gpu] extra brings CUDA and cuDNN as pip wheels; ORT loads them from there.
+            ort.preload_dlls()
         self.session = ort.InferenceSession(
-            str(directory / ONNX_FILE),
-            session_options(self.settings),
-            providers=providers or execution_providers(),
+            str(directory / ONNX_FILE), session_options(self.settings), providers=providers
         )
 
     def extract(self, texts: list[str]) -> list[Annotations]:
