@@ -364,7 +364,8 @@ def run_in_process(
     the session and the tokenizer's caches and is not timed."""
     student.extract(texts[:batch_size])
     note_tokens = sum(
-        len(ids) for ids in student.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        len(ids)
+        for ids in student.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
     )
     stride = student.card.stride if student.settings.stride is None else student.settings.stride
     windows = encode_windows(student.tokenizer, texts, student.card.max_length, stride)
