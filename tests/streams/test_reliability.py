@@ -269,8 +269,9 @@ async def test_notes_held_through_an_outage_survive_a_worker_stop(runtime):
 
 
 POISON_MARKER = "TRITON-POISON"
-# The served student, wrapped to fail any request that holds a marked note: a note that
-# fails on its own while Triton stays ready.
+# The served student, its network wrapped to fail on any call that holds a marked note: a note
+# that fails on its own while Triton stays ready. With batches in flight, Triton merges requests
+# of the worker's actors; only the request that holds the note may fail.
 FAILING_MODEL = f'''
 import importlib.util
 import pathlib
@@ -283,12 +284,16 @@ _spec.loader.exec_module(_served)
 
 
 class TritonPythonModel(_served.TritonPythonModel):
-    def execute(self, requests):
-        for request in requests:
-            texts = _served.pb_utils.get_input_tensor_by_name(request, "TEXT").as_numpy()
-            if any(b"{POISON_MARKER}" in text for text in texts.reshape(-1)):
-                raise _served.pb_utils.TritonModelException("a note this model fails on")
-        return super().execute(requests)
+    def initialize(self, args):
+        super().initialize(args)
+        extract = self.student.extract
+
+        def failing(texts):
+            if any("{POISON_MARKER}" in text for text in texts):
+                raise RuntimeError("a note this model fails on")
+            return extract(texts)
+
+        self.student.extract = failing
 '''
 
 

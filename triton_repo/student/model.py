@@ -39,14 +39,31 @@ class TritonPythonModel:
             ]
             for request in requests
         ]
-        outputs = self.student.extract([text for texts in texts_per_request for text in texts])
+        try:
+            outputs = self.student.extract([text for texts in texts_per_request for text in texts])
+        except Exception:  # noqa: BLE001 (answered per request below)
+            # A batch merges requests of several workers (or batches in flight): a note that
+            # fails must fail its own request only, so each is run again alone.
+            return [self._alone(texts) for texts in texts_per_request]
         responses, start = [], 0
         for texts in texts_per_request:
-            chunk = outputs[start : start + len(texts)]
+            responses.append(_response(outputs[start : start + len(texts)]))
             start += len(texts)
-            encoded = np.array(
-                [[annotations.model_dump_json().encode("utf-8")] for annotations in chunk],
-                dtype=np.object_,
-            )
-            responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("ANNOTATIONS", encoded)]))
         return responses
+
+    def _alone(self, texts: list[str]):
+        try:
+            return _response(self.student.extract(texts))
+        except Exception as error:  # noqa: BLE001
+            # The error's kind only: its message may quote the note.
+            return pb_utils.InferenceResponse(
+                output_tensors=[],
+                error=pb_utils.TritonError(f"extraction failed: {type(error).__name__}"),
+            )
+
+
+def _response(annotations: list):
+    encoded = np.array(
+        [[found.model_dump_json().encode("utf-8")] for found in annotations], dtype=np.object_
+    )
+    return pb_utils.InferenceResponse([pb_utils.Tensor("ANNOTATIONS", encoded)])
