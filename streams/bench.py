@@ -190,9 +190,11 @@ def run_throughput_benchmark(
 ) -> Throughput:
     """The student in process, then end to end at full and at half load, on the same notes.
 
-    The stack runs on free ports with its own data dir and a model repository holding only
-    this student; worker, Triton and inference settings come from CLINSTREAM_* as in
-    production, so a run measures the configuration it is given.
+    In process runs twice, before the stack starts and after it stops, and the faster run
+    counts: on a shared machine the slower one was disturbed. The stack runs on free ports with
+    its own data dir and a model repository holding only this student; worker, Triton and
+    inference settings come from CLINSTREAM_* as in production, so a run measures the
+    configuration it is given.
     """
     student = OnnxStudent(student_dir)
     before, found = run_in_process(student, texts, batch_size)
@@ -223,7 +225,6 @@ def run_throughput_benchmark(
         seconds, extractions = asyncio.run(exchange(kafka, texts, full.notes_per_s / 2))
         half = _end_to_end("half", texts, tokens, seconds, extractions)
         rss = {name: peak_rss_mib_of(pid) for name, pid in pids.items()}
-    # Timed again with the stack gone; the faster of the two is the less disturbed.
     after, _ = run_in_process(student, texts, batch_size)
     in_process = max(before, after, key=lambda run: run.notes_per_s)
     return Throughput(
