@@ -64,11 +64,15 @@ class OnnxStudent:
             str(directory / ONNX_FILE), session_options(self.settings), providers=providers
         )
 
+    @property
+    def stride(self) -> int:
+        """Tokens shared by consecutive windows: the setting's, else the card's."""
+        return self.card.stride if self.settings.stride is None else self.settings.stride
+
     def extract(self, texts: list[str]) -> list[Annotations]:
         if not texts:
             return []
-        stride = self.card.stride if self.settings.stride is None else self.settings.stride
-        windows = encode_windows(self.tokenizer, texts, self.card.max_length, stride)
+        windows = encode_windows(self.tokenizer, texts, self.card.max_length, self.stride)
         return decode_windows(texts, windows, self._window_probabilities(windows))
 
     def _window_probabilities(self, windows: Windows) -> np.ndarray:

@@ -367,8 +367,7 @@ def run_in_process(
         len(ids)
         for ids in student.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
     )
-    stride = student.card.stride if student.settings.stride is None else student.settings.stride
-    windows = encode_windows(student.tokenizer, texts, student.card.max_length, stride)
+    windows = encode_windows(student.tokenizer, texts, student.card.max_length, student.stride)
     latencies, found = [], []
     started = time.perf_counter()
     for start in range(0, len(texts), batch_size):
