@@ -74,8 +74,11 @@ def read_votes(paths: list[Path], min_votes: int | None = None) -> list[Document
         readings = [teacher[doc_id] for teacher in per_teacher]
         if any(reading.text != readings[0].text for reading in readings):
             raise ValueError(f"note {doc_id} has a different text in two label files")
-        combined = vote(readings[0].text, [reading.labels for reading in readings], votes)
-        documents.append(Document(doc_id=doc_id, text=readings[0].text, labels=combined))
+        labels = [reading.labels for reading in readings]
+        documents.append(
+            Document(doc_id=doc_id, text=readings[0].text,
+                     labels=vote(readings[0].text, labels, votes), readings=labels)
+        )  # fmt: skip
     return documents
 
 

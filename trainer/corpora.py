@@ -57,6 +57,9 @@ class Document(BaseModel):
     doc_id: str
     text: str
     labels: Annotations | None = None
+    # Where several teachers were combined into `labels`: each one's own labels, so that
+    # training can learn from their agreement (soft targets) rather than only the vote.
+    readings: list[Annotations] | None = None
     patient_id: str | None = None
     encounter_id: str | None = None
 

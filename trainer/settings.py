@@ -1,6 +1,7 @@
 """Settings of distillation runs (CLINSTREAM_TRAIN_* env vars), and where data is kept."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,19 @@ class TrainingSettings(BaseSettings):
         description="Share of O-labelled tokens that count in the loss, drawn anew each batch. "
         "Below 1, a mention the teacher missed costs the student less (negative sampling, "
         "Li et al. 2021).",
+    )
+    soft_targets: bool = Field(
+        False,
+        description="With several teachers: each word's target is the share of teachers that "
+        "give it each label, so the student learns their agreement, not only their vote.",
+    )
+    loss: Literal["cross_entropy", "generalised_cross_entropy"] = Field(
+        "cross_entropy",
+        description="generalised_cross_entropy (Zhang & Sabuncu 2018) bounds the cost of a "
+        "confidently wrong label, so the student copies fewer of a teacher's errors.",
+    )
+    gce_q: float = Field(
+        0.7, gt=0, le=1, description="q of generalised cross-entropy: 1 is MAE, near 0 is CE."
     )
     self_training_rounds: int = Field(
         0,

@@ -86,16 +86,13 @@ def train_student(
     windows = encode_windows(
         tokenizer, [doc.text for doc in labelled], student.max_length, student.stride
     )
-    spans = [[(e.start, e.end, e.type.value) for e in doc.labels.entities] for doc in labelled]
     input_ids = torch.tensor(windows.input_ids)
     attention_mask = torch.tensor(windows.attention_mask)
-    targets = torch.tensor(label_windows(windows, spans))
+    targets = torch.tensor(label_windows(windows, [_spans(doc.labels) for doc in labelled]))
+    distributions = _target_distributions(windows, labelled, targets, training.soft_targets)
 
     model = build_student(student.backbone).to(device)
-    loss_function = torch.nn.CrossEntropyLoss(
-        weight=_class_weights(targets, training.class_weight_power).to(device),
-        ignore_index=IGNORE_INDEX,
-    )
+    class_weights = _class_weights(targets, training.class_weight_power).to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
     )
@@ -129,7 +126,13 @@ def train_student(
                     attention_mask=attention_mask[batch, :length].to(device),
                 ).logits
                 target = _sample_outside(targets[batch, :length], training.o_token_keep, generator)
-                loss = loss_function(logits.reshape(-1, len(LABELS)), target.reshape(-1).to(device))
+                loss = _loss(
+                    logits,
+                    distributions[batch, :length].to(device),
+                    ignored=(target == IGNORE_INDEX).to(device),
+                    class_weights=class_weights,
+                    training=training,
+                )
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
@@ -241,10 +244,13 @@ def _with_confident_additions(
         if e.confidence >= threshold
         and not any(e.start < other.end and other.start < e.end for other in labelled)
     ]
-    entities = sorted([*labelled, *added], key=lambda e: e.start)
-    return document.model_copy(
-        update={"labels": document.labels.model_copy(update={"entities": entities})}
-    )
+
+    def plus_added(labels: Annotations) -> Annotations:
+        entities = sorted([*labels.entities, *added], key=lambda e: e.start)
+        return labels.model_copy(update={"entities": entities})
+
+    readings = document.readings and [plus_added(reading) for reading in document.readings]
+    return document.model_copy(update={"labels": plus_added(document.labels), "readings": readings})
 
 
 @torch.no_grad()
@@ -269,6 +275,49 @@ def predict(
         ).logits
         chunks.append(logits.float().cpu().numpy())
     return decode_windows(texts, windows, softmax(np.concatenate(chunks)))
+
+
+def _spans(labels: Annotations) -> list[tuple[int, int, str]]:
+    return [(e.start, e.end, e.type.value) for e in labels.entities]
+
+
+def _target_distributions(
+    windows: Windows, documents: list[Document], targets: torch.Tensor, soft: bool
+) -> torch.Tensor:
+    """Per window token, a distribution over LABELS: the one-hot of `targets`, or with `soft`
+    and documents that keep several teachers' readings, the share of readings per label."""
+    one_hot = torch.nn.functional.one_hot(targets.clamp(min=0), len(LABELS)).float()
+    if not soft or all(doc.readings is None for doc in documents):
+        return one_hot
+    counts = {len(doc.readings or [doc.labels]) for doc in documents}
+    if len(counts) > 1:
+        raise ValueError(f"soft targets need the same number of readings per note, not {counts}")
+    readers = counts.pop()
+    shares = torch.zeros_like(one_hot)
+    for reader in range(readers):
+        spans = [_spans((doc.readings or [doc.labels])[reader]) for doc in documents]
+        labels = torch.tensor(label_windows(windows, spans)).clamp(min=0)
+        shares += torch.nn.functional.one_hot(labels, len(LABELS)).float() / readers
+    return shares
+
+
+def _loss(
+    logits: torch.Tensor,
+    distributions: torch.Tensor,
+    *,
+    ignored: torch.Tensor,
+    class_weights: torch.Tensor,
+    training: TrainingSettings,
+) -> torch.Tensor:
+    """Class-weighted mean over the tokens that count of CE or GCE against target
+    distributions; for one-hot targets, CE is what torch's CrossEntropyLoss(weight=) gives."""
+    kept = ~ignored
+    weighted = distributions[kept] * class_weights
+    if training.loss == "generalised_cross_entropy":
+        per_label = (1 - logits[kept].softmax(-1) ** training.gce_q) / training.gce_q
+    else:
+        per_label = -logits[kept].log_softmax(-1)
+    return (weighted * per_label).sum() / weighted.sum().clamp(min=torch.finfo(torch.float).tiny)
 
 
 def _sample_outside(target: torch.Tensor, keep: float, generator: torch.Generator) -> torch.Tensor:

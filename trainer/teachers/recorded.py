@@ -69,17 +69,21 @@ class RecordedTeacher:
     def label_batch(self, texts: list[str]) -> list[Annotations]:
         return [self._label(text) for text in texts]
 
-    def _label(self, text: str) -> Annotations:
+    def readings(self, text: str) -> list[Annotations]:
+        """Each prompt's own answer for `text`, before voting (for soft targets)."""
         recorded = self.answers.get(text)
         if recorded is None:
             raise RecordedTeacherError(
                 f"no recorded answer for a text of {len(text)} characters in "
                 f"{self.settings.answers.name}"
             )
-        readings = [
+        return [
             annotate(text, [span_entity(text, span) for span in recorded.get(prompt, [])])
             for prompt in self.settings.prompts
         ]
+
+    def _label(self, text: str) -> Annotations:
+        readings = self.readings(text)
         if len(readings) == 1:
             return readings[0]
         return vote(text, readings, self.min_votes)
