@@ -2,15 +2,14 @@
 
 A 20,000-word discharge summary is a real note. Cut into chunks of bounded size, each is a
 bounded piece of work for one inference request; joined, the entities move back to note
-offsets and are annotated again on the whole note, so negation and drug→effect pairing (both
-bounded by sentences, which a cut at a sentence end keeps whole) mean what they mean for a
-short note.
+offsets with their negation and drug→effect pairs, which mean what they mean for a short note:
+both are bounded by sentences, which a cut at a sentence end keeps whole. (Pairing is the
+student's own, learned or not, so the join must not redo it.)
 """
 
 import re
 
-from models.decoding import annotate
-from models.spans import Annotations
+from models.spans import Annotations, Entity
 
 # Where a chunk may end, best first: a blank line, a line end, a sentence end, any space.
 _CUTS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"[.!?;]\s"), re.compile(r"\s"))
@@ -51,9 +50,21 @@ def join_chunks(text: str, spans: list[tuple[int, int]], chunks: list[Annotation
     """Annotations of each chunk -> annotations of the whole note, at note offsets."""
     if len(spans) == 1:
         return chunks[0]
-    entities = [
-        entity.model_copy(update={"start": entity.start + start, "end": entity.end + start})
-        for (start, _end), annotations in zip(spans, chunks, strict=True)
-        for entity in annotations.entities
-    ]
-    return annotate(text, entities)
+
+    def moved(entity: Entity, start: int) -> Entity:
+        return entity.model_copy(update={"start": entity.start + start, "end": entity.end + start})
+
+    return Annotations(
+        entities=[
+            moved(entity, start)
+            for (start, _end), annotations in zip(spans, chunks, strict=True)
+            for entity in annotations.entities
+        ],
+        ade_pairs=[
+            pair.model_copy(
+                update={"drug": moved(pair.drug, start), "effect": moved(pair.effect, start)}
+            )
+            for (start, _end), annotations in zip(spans, chunks, strict=True)
+            for pair in annotations.ade_pairs
+        ],
+    )

@@ -10,6 +10,7 @@ import numpy as np
 
 from models.context import mark_negated
 from models.labels import LABELS, EntityType, split_label
+from models.pairing import PairModel
 from models.spans import AdePair, Annotations, Entity
 from models.windows import Windows, first_subword_positions, word_spans
 
@@ -24,7 +25,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def decode_windows(
-    texts: list[str], windows: Windows, probabilities: np.ndarray
+    texts: list[str],
+    windows: Windows,
+    probabilities: np.ndarray,
+    pair_model: PairModel | None = None,
 ) -> list[Annotations]:
     """Label probabilities per window token -> annotations per note, at note offsets.
 
@@ -60,6 +64,7 @@ def decode_windows(
                 probabilities_by_note[note],
                 paths[note],
             ),
+            pair_model,
         )
         for note, text in enumerate(texts)
     ]
@@ -165,31 +170,38 @@ def _entities(
 _SPLIT_LABELS = [split_label(label) for label in LABELS]
 
 
-def annotate(text: str, entities: list[Entity]) -> Annotations:
+def annotate(text: str, entities: list[Entity], pair_model: PairModel | None = None) -> Annotations:
     """Mentions -> final annotations: negation marked, then effects paired with drugs.
 
     Teacher and student both end here, so their outputs mean the same thing.
     """
     entities = mark_negated(text, entities)
-    return Annotations(entities=entities, ade_pairs=pair_adverse_events(text, entities))
+    return Annotations(entities=entities, ade_pairs=pair_adverse_events(text, entities, pair_model))
 
 
-def pair_adverse_events(text: str, entities: list[Entity]) -> list[AdePair]:
-    """Link each adverse effect to the nearest drug in the same sentence.
+def pair_adverse_events(
+    text: str, entities: list[Entity], pair_model: PairModel | None = None
+) -> list[AdePair]:
+    """Link each adverse effect to drugs of its sentence: those the pair model accepts, or
+    without one, the nearest drug.
 
     A negated effect ("no rash on amoxicillin") is no adverse event and is not paired.
-    Drugs are grouped by sentence once, so a long note costs time linear in its entities.
+    Mentions are grouped by sentence once, so a long note costs time linear in its entities.
     """
     sentence_of = sentence_index(text)
-    drugs_by_sentence: dict[int, list[Entity]] = defaultdict(list)
-    for drug in (e for e in entities if e.type == EntityType.DRUG):
-        drugs_by_sentence[sentence_of(drug.start)].append(drug)
+    by_sentence: dict[tuple[int, EntityType], list[Entity]] = defaultdict(list)
+    for entity in entities:
+        by_sentence[(sentence_of(entity.start), entity.type)].append(entity)
     pairs: list[AdePair] = []
     for effect in (e for e in entities if e.type == EntityType.ADE and not e.negated):
-        same_sentence = drugs_by_sentence.get(sentence_of(effect.start))
-        if not same_sentence:
+        sentence = sentence_of(effect.start)
+        drugs = by_sentence.get((sentence, EntityType.DRUG))
+        if not drugs:
             continue
-        drug = min(same_sentence, key=lambda d: abs(d.start - effect.start))
+        if pair_model is not None:
+            pairs += pair_model.pairs(text, effect, drugs, by_sentence[(sentence, EntityType.ADE)])
+            continue
+        drug = min(drugs, key=lambda d: abs(d.start - effect.start))
         pairs.append(
             AdePair(
                 drug=drug,

@@ -13,6 +13,7 @@ from transformers import AutoTokenizer
 
 from models.card import ONNX_FILE, StudentCard
 from models.decoding import decode_windows, softmax
+from models.pairing import PairModel
 from models.settings import InferenceSettings, Precision
 from models.spans import Annotations
 from models.windows import Windows, encode_windows
@@ -56,6 +57,7 @@ class OnnxStudent:
         self.settings = settings or InferenceSettings()
         self.card = StudentCard.load(directory)
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
+        self.pair_model = PairModel.load(directory)
         providers = providers or execution_providers()
         if any("CUDAExecutionProvider" in provider for provider in providers):
             # The [gpu] extra brings CUDA and cuDNN as pip wheels; ORT loads them from there.
@@ -73,7 +75,7 @@ class OnnxStudent:
         if not texts:
             return []
         windows = encode_windows(self.tokenizer, texts, self.card.max_length, self.stride)
-        return decode_windows(texts, windows, self._window_probabilities(windows))
+        return decode_windows(texts, windows, self._window_probabilities(windows), self.pair_model)
 
     def _window_probabilities(self, windows: Windows) -> np.ndarray:
         """Label probabilities per window token (zero on padding).

@@ -165,6 +165,30 @@ def train(
     )
 
 
+@app.command("learn-pairs")
+def learn_pairs(
+    model: Annotated[Path, typer.Option(help="Run folder of the student that will pair with it.")],
+    data: Annotated[
+        list[Path], typer.Option(help="Labelled texts with real pairs (PHEE gold or LLM-written).")
+    ],
+    corpus_format: FormatOption = CorpusFormat.PHEE,
+) -> None:
+    """Learn drug→ADE pairing from data with pairs; the student's folder keeps it (pairing.json)."""
+    from models.card import StudentCard
+    from trainer.batch import read_documents
+    from trainer.pairs import fit_pair_model, pair_examples
+
+    StudentCard.load(model)  # a clear error where the folder is no student
+    documents = [d for path in data for d in read_documents(path, corpus_format)]
+    pair_model = fit_pair_model(documents, trained_on=", ".join(path.name for path in data))
+    _, paired = pair_examples(documents)
+    path = pair_model.save(model)
+    console.print(
+        f"learned pairing from {len(paired)} candidates ({sum(paired)} paired) in "
+        f"{len(documents)} texts into {path}"
+    )
+
+
 @app.command()
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run folder of `clinstream train`.")],

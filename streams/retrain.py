@@ -19,6 +19,7 @@ import tritonclient.http as triton_http
 
 from models.messages import Decision, ModelDecision, TeacherLabel
 from models.onnx_student import OnnxStudent
+from models.pairing import PairModel
 from models.spans import Annotations
 from streams.label_store import LabelStore
 from streams.sampling import in_slice
@@ -72,6 +73,12 @@ def retrain(
     run_dir = runtime.data_dir / "runs" / f"retrain-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     started = time.perf_counter()
     distil_student(_documents(train), run_dir, source=train[0].teacher_version)
+    # Teacher labels of notes have no real pairs to learn from: the serving version's learned
+    # pairing (`clinstream learn-pairs`) carries over to the candidate.
+    if current is not None and (
+        pairing := PairModel.load(triton.model_repository / MODEL_NAME / str(current))
+    ):
+        pairing.save(run_dir)
     log.info("candidate trained in %.0fs on %d samples", time.perf_counter() - started, len(train))
     candidate_f1 = _f1(run_dir, held_out)
     current_f1 = (

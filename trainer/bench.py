@@ -16,7 +16,7 @@ import re
 import resource
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from models.spans import Annotations
 from models.windows import encode_windows
 from trainer.corpora import CorpusFormat, Document, read_corpus
 from trainer.evaluate import MICRO, OUR_TYPES, SCORED_TYPES, Report, evaluate
+from trainer.pairs import fit_pair_model, repaired
 from trainer.settings import TrainingSettings
 from trainer.train import RunMetrics, distil_student, train_student
 
@@ -200,7 +201,8 @@ def run_llm_teacher_benchmark(
     (early stopping on held-out teacher labels, never gold); teacher and student are scored on
     dev, on the sentences with a relation (as the literature does) and on all of them.
     PHEE: a student trained on gpt-3.5-written, gpt-3.5-labelled sentences alone, scored on
-    PHEE dev.
+    PHEE dev. Pairing: learned from the LLM-written events (every student here pairs with it),
+    against the nearest-drug rule and the pairing learned from PHEE train gold.
     """
     from trainer.teachers.recorded import RecordedSettings, RecordedTeacher
 
@@ -209,6 +211,20 @@ def run_llm_teacher_benchmark(
     dev = read_corpus(ade / "dev.jsonl", CorpusFormat.ADE_LLM)
     related = [d for d in dev if d.labels.entities]
     types = SCORED_TYPES[CorpusFormat.ADE_LLM]
+    synthetic = [
+        *read_corpus(root / "phee_chatgpt" / "train_aug.json", CorpusFormat.PHEE),
+        *read_corpus(root / "phee_chatgpt" / "train_aug_constrain_drug_and_effect.json",
+                     CorpusFormat.PHEE),
+    ]  # fmt: skip
+    synthetic_fit, synthetic_stop = _split(synthetic, seed)
+    phee_train = read_corpus(root / "phee" / "train.json", CorpusFormat.PHEE)
+    phee_dev = read_corpus(root / "phee" / "dev.json", CorpusFormat.PHEE)
+    pairings = {
+        "nearest drug": None,
+        "learned, PHEE train gold": fit_pair_model(phee_train, "PHEE train gold"),
+        "learned, LLM-written": fit_pair_model(synthetic_fit, "phee_chatgpt"),
+    }
+    llm_pairing = pairings["learned, LLM-written"]
 
     def views(predicted: list[Annotations]) -> dict[str, dict]:
         by_text = dict(zip([d.text for d in dev], predicted, strict=True))
@@ -218,6 +234,15 @@ def run_llm_teacher_benchmark(
             "all sentences": evaluate([d.labels for d in dev], predicted, types).model_dump(),
         }  # fmt: skip
 
+    def student_views(
+        run: Path, documents: list[Document], scored: Callable[[list[Annotations]], dict]
+    ) -> dict[str, dict]:
+        """The student's scores with the learned pairing, and its pairs by the nearest drug."""
+        llm_pairing.save(run)
+        predicted = OnnxStudent(run).extract([d.text for d in documents])
+        nearest = scored(repaired(documents, predicted, None))
+        return {"learned pairing": scored(predicted), "nearest-drug pairs": nearest}
+
     results: dict[str, dict] = {}
     chosen = llm_teachers()
     for name in teachers or list(chosen):
@@ -225,36 +250,52 @@ def run_llm_teacher_benchmark(
         settings = RecordedSettings(answers=ade / "train.jsonl", prompts=prompts, min_votes=votes)
         teacher = RecordedTeacher(settings)
         labels = teacher.label_batch([d.text for d in train])
-        labelled = [d.model_copy(update={"labels": x}) for d, x in zip(train, labels, strict=True)]
+        labelled = [
+            d.model_copy(update={"labels": x, "readings": teacher.readings(d.text)})
+            for d, x in zip(train, labels, strict=True)
+        ]
         fit, stop = _split(labelled, seed)
         run = workdir / ("ade-" + re.sub(r"\W+", "-", name))
         metrics = distil_student(fit, run, teacher.version, dev=stop)
         dev_teacher = RecordedTeacher(settings.model_copy(update={"answers": ade / "dev.jsonl"}))
+        student = student_views(run, dev, views)
         results[name] = {
             "teacher": views(dev_teacher.label_batch([d.text for d in dev])),
-            "student": views(OnnxStudent(run).extract([d.text for d in dev])),
+            "student": student["learned pairing"],
+            "student_nearest_pairs": student["nearest-drug pairs"],
             "train_seconds": round(metrics.train_seconds),
             "best_epoch": metrics.best_epoch,
             "device": _device_name(metrics.device),
         }
 
-    synthetic = [
-        *read_corpus(root / "phee_chatgpt" / "train_aug.json", CorpusFormat.PHEE),
-        *read_corpus(root / "phee_chatgpt" / "train_aug_constrain_drug_and_effect.json",
-                     CorpusFormat.PHEE),
-    ]  # fmt: skip
-    fit, stop = _split(synthetic, seed)
     phee_types = SCORED_TYPES[CorpusFormat.PHEE]
-    metrics = train_student(fit, workdir / "phee-chatgpt", "gpt-3.5 synthetic", dev=stop,
-                            dev_types=phee_types)  # fmt: skip
-    phee_dev = read_corpus(root / "phee" / "dev.json", CorpusFormat.PHEE)
-    predicted = OnnxStudent(workdir / "phee-chatgpt").extract([d.text for d in phee_dev])
+    metrics = train_student(synthetic_fit, workdir / "phee-chatgpt", "gpt-3.5 synthetic",
+                            dev=synthetic_stop, dev_types=phee_types)  # fmt: skip
+
+    def phee_score(predicted: list[Annotations]) -> dict:
+        return evaluate([d.labels for d in phee_dev], predicted, phee_types).model_dump()
+
+    phee = student_views(workdir / "phee-chatgpt", phee_dev, phee_score)
+    gold_entities = {
+        "PHEE dev": (phee_dev, phee_types),
+        "ADE dev, relation sentences": (related, types),
+    }
     summary = {
         "ade": results,
         "phee_synthetic": {
-            "report": evaluate([d.labels for d in phee_dev], predicted, phee_types).model_dump(),
+            "report": phee["learned pairing"],
+            "nearest_pairs": phee["nearest-drug pairs"]["ade_pairs"],
             "train_seconds": round(metrics.train_seconds), "best_epoch": metrics.best_epoch,
             "device": _device_name(metrics.device), "sentences": len(synthetic),
+        },
+        "pairing_on_gold_mentions": {
+            corpus: {
+                name: evaluate([d.labels for d in docs],
+                               repaired(docs, [d.labels for d in docs], pairing),
+                               scored).ade_pairs.model_dump()
+                for name, pairing in pairings.items()
+            }
+            for corpus, (docs, scored) in gold_entities.items()
         },
         "training": TrainingSettings().model_dump(),
     }  # fmt: skip
@@ -263,13 +304,16 @@ def run_llm_teacher_benchmark(
 
 
 def llm_markdown_table(summary: dict) -> str:
-    """Strict F1 (lenient in brackets) of each recorded teacher and its student on ADE dev."""
+    """Strict F1 (lenient in brackets) of each recorded teacher and its student on ADE dev;
+    ADE pairs (the teacher's by the nearest drug; the student's by the learned pairing, the
+    nearest drug in brackets); then the PHEE student and the pairing methods."""
     lines = [
         "| teacher | view | type | teacher F1 | student F1 | student − teacher | "
         "teacher P / student P | student training |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, row in summary["ade"].items():
+        training = f"{row['train_seconds']} s, best epoch {row['best_epoch']}, {row['device']}"
         for view in ("relation sentences", "all sentences"):
             teacher, student = row["teacher"][view], row["student"][view]
             for label in ("drug", "ade"):
@@ -278,9 +322,15 @@ def llm_markdown_table(summary: dict) -> str:
                     f"| {name} | {view} | {label} | {t['f1']:.3f} "
                     f"({teacher['lenient'][label]['f1']:.3f}) | {s['f1']:.3f} "
                     f"({student['lenient'][label]['f1']:.3f}) | {100 * (s['f1'] - t['f1']):+.1f} "
-                    f"| {t['p']:.3f} / {s['p']:.3f} | {row['train_seconds']} s, best epoch "
-                    f"{row['best_epoch']}, {row['device']} |"
+                    f"| {t['p']:.3f} / {s['p']:.3f} | {training} |"
                 )
+            t, s = teacher["ade_pairs"], student["ade_pairs"]
+            nearest = row["student_nearest_pairs"][view]["ade_pairs"]
+            lines.append(
+                f"| {name} | {view} | pairs | {t['f1']:.3f} | {s['f1']:.3f} "
+                f"({nearest['f1']:.3f}) | {100 * (s['f1'] - t['f1']):+.1f} "
+                f"| {t['p']:.3f} / {s['p']:.3f} | {training} |"
+            )
     phee = summary["phee_synthetic"]
     report = phee["report"]
     lines += [
@@ -288,9 +338,20 @@ def llm_markdown_table(summary: dict) -> str:
         f"PHEE dev, student trained on {phee['sentences']} LLM-written sentences alone: "
         + ", ".join(f"{label} {report['strict'][label]['f1']:.3f} "
                     f"({report['lenient'][label]['f1']:.3f})" for label in ("drug", "effect"))
-        + f", ADE pairs {report['ade_pairs']['f1']:.3f}; {phee['train_seconds']} s, best epoch "
+        + f", ADE pairs {report['ade_pairs']['f1']:.3f} (nearest drug "
+        f"{phee['nearest_pairs']['f1']:.3f}); {phee['train_seconds']} s, best epoch "
         f"{phee['best_epoch']}, {phee['device']}.",
+        "",
+        "ADE pair P / R / F1 of each pairing method on the gold mentions:",
+        "",
+        "| corpus | pairing | P | R | F1 |",
+        "|---|---|---|---|---|",
     ]  # fmt: skip
+    for corpus, methods in summary["pairing_on_gold_mentions"].items():
+        for method, score in methods.items():
+            lines.append(
+                f"| {corpus} | {method} | {score['p']:.3f} | {score['r']:.3f} | {score['f1']:.3f} |"
+            )
     return "\n".join(lines) + "\n"
 
 

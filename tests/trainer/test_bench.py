@@ -50,21 +50,26 @@ def test_table_rows_give_differences_and_the_footer_records_device_and_settings(
 
 
 def write_made_up_corpora(root):
-    """ade_llm, phee_chatgpt and PHEE dev shaped files, made up here (no corpus text)."""
+    """ade_llm, phee_chatgpt and PHEE shaped files, made up here (no corpus text). Every third
+    sentence names, nearer its effect, a second drug that the effect does not pair with."""
     drugs, effects = ["amoxicillin", "warfarin", "lisinopril"], ["rash", "bleeding", "cough"]
-    sentences = [f"Patient {i} developed {effects[i % 3]} after {drugs[i % 3]}." for i in range(24)]
+    sentences = []
+    for i in range(24):
+        drug, effect, other = drugs[i % 3], effects[i % 3], drugs[(i + 1) % 3]
+        taking = f" on {other}" if i % 3 == 0 else ""
+        text = f"Patient {i}{taking} developed {effect} days after starting {drug}."
+        sentences.append((text, drug, effect, other if i % 3 == 0 else None))
 
-    def spans(text, *mentions):
-        return [{"start": text.index(m), "end": text.index(m) + len(m), "type": t, "text": m}
-                for m, t in mentions]  # fmt: skip
+    def span(text, mention, entity_type):
+        start = text.index(mention)
+        return {"start": start, "end": start + len(mention), "type": entity_type, "text": mention}
 
     (root / "ade_llm").mkdir(parents=True)
     for name, part in (("train", sentences[:16]), ("dev", sentences[16:])):
         lines = []
-        for i, text in enumerate(part):
-            drug = next(d for d in drugs if d in text)
-            effect = next(e for e in effects if e in text)
-            found = spans(text, (drug, "DRUG"), (effect, "ADE"))
+        for i, (text, drug, effect, other) in enumerate(part):
+            found = [span(text, drug, "DRUG"), span(text, effect, "ADE")]
+            found += [span(text, other, "DRUG")] if other else []
             record = {"note_id": f"{name}-{i}", "text": text,
                       "llm": {"gpt41nano_direct": found, "gpt41nano_enhanced": found,
                               "gpt41nano_dspy": found[:1]}}  # fmt: skip
@@ -75,16 +80,22 @@ def write_made_up_corpora(root):
             lines.append(json.dumps(record))
         (root / "ade_llm" / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
 
-    def phee_line(i, text):
-        drug, effect = next(d for d in drugs if d in text), next(e for e in effects if e in text)
-        event = {"event_type": "Adverse_event",
-                 "Treatment": {"Drug": {"text": [[drug]], "start": [[text.index(drug)]]}},
-                 "Effect": {"text": [[effect]], "start": [[text.index(effect)]]}}  # fmt: skip
-        return json.dumps({"id": str(i), "context": text, "annotations": [{"events": [event]}]})
+    def phee_line(i, sentence):
+        text, drug, effect, other = sentence
+        adverse = {"event_type": "Adverse_event",
+                   "Treatment": {"Drug": {"text": [[drug]], "start": [[text.index(drug)]]}},
+                   "Effect": {"text": [[effect]], "start": [[text.index(effect)]]}}  # fmt: skip
+        events = [adverse]
+        if other:
+            events.append({"event_type": "Potential_therapeutic_event",
+                           "Treatment": {"Drug": {"text": [[other]],
+                                                  "start": [[text.index(other)]]}}})  # fmt: skip
+        return json.dumps({"id": str(i), "context": text, "annotations": [{"events": events}]})
 
     for folder, name, part in (("phee_chatgpt", "train_aug.json", sentences[:10]),
                                ("phee_chatgpt", "train_aug_constrain_drug_and_effect.json",
                                 sentences[10:16]),
+                               ("phee", "train.json", sentences[:16]),
                                ("phee", "dev.json", sentences[16:])):  # fmt: skip
         (root / folder).mkdir(exist_ok=True)
         (root / folder / name).write_text("\n".join(phee_line(i, t) for i, t in enumerate(part)))
@@ -109,3 +120,8 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     table = llm_markdown_table(summary)
     assert "| gpt41nano_direct | relation sentences | ade | 1.000 (1.000) |" in table
     assert "PHEE dev, student trained on 16 LLM-written sentences alone" in table
+    # The learned pairing leaves out the second drug that the nearest-drug rule can pick.
+    on_gold = summary["pairing_on_gold_mentions"]["ADE dev, relation sentences"]
+    assert on_gold["learned, LLM-written"]["f1"] == 1.0
+    assert on_gold["nearest drug"]["f1"] < 1.0
+    assert "| ADE dev, relation sentences | learned, LLM-written | 1.000 | 1.000 | 1.000 |" in table
