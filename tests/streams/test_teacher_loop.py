@@ -10,6 +10,7 @@ import tritonclient.http as triton_http
 from aiokafka import AIOKafkaConsumer
 
 from models.messages import ClinicalNote, Decision, DriftReport
+from models.pairing import PairModel
 from models.settings import StudentSettings
 from streams.retrain import retrain, rollback
 from streams.settings import LoopSettings
@@ -19,7 +20,7 @@ from trainer.corpora import Document
 from trainer.demo_corpus import demo_notes
 from trainer.settings import TrainingSettings
 from trainer.train import train_student
-from trainer.versions import publish_version, versions
+from trainer.versions import MODEL_NAME, publish_version, versions
 
 pytestmark = pytest.mark.integration
 
@@ -105,10 +106,14 @@ async def test_drift_retrain_promote_serve_and_reject(loop_runtime, tiny_backbon
     # The store holds note text (PHI): readable by its user alone.
     assert data.label_store.stat().st_mode & 0o077 == 0
 
+    # The serving version pairs with a learned model; the candidate inherits it.
+    pairing = PairModel(weights={"order=effect_first": 1.0}, bias=0.1, trained_on="made up")
+    pairing.save(triton.model_repository / MODEL_NAME / "1")
     publish = []
     decision = await asyncio.to_thread(retrain, LOOP, triton, data, publish.append)
     assert decision.decision == Decision.PROMOTED, decision.reason
     assert decision.candidate_version == 2 and versions(triton.model_repository) == [1, 2]
+    assert PairModel.load(triton.model_repository / MODEL_NAME / "2") == pairing
     assert decision.candidate_f1["micro"] > decision.current_f1.get("micro", 0.0)
     client = triton_http.InferenceServerClient(f"{triton.host}:{triton.http_port}")
     assert client.is_model_ready(triton.model_name, "2")
