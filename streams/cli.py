@@ -172,11 +172,16 @@ def learn_pairs(
         list[Path], typer.Option(help="Labelled texts with real pairs (PHEE gold or LLM-written).")
     ],
     corpus_format: FormatOption = CorpusFormat.PHEE,
+    dev: Annotated[
+        Path | None, typer.Option(help="Gold with pairs: score pairing on its gold mentions.")
+    ] = None,
+    dev_format: Annotated[CorpusFormat | None, typer.Option(help="Format of --dev.")] = None,
 ) -> None:
     """Learn drug→ADE pairing from data with pairs; the student's folder keeps it (pairing.json)."""
     from models.card import StudentCard
     from trainer.batch import read_documents
-    from trainer.pairs import fit_pair_model, pair_examples
+    from trainer.evaluate import OUR_TYPES, SCORED_TYPES
+    from trainer.pairs import fit_pair_model, pair_examples, pairing_on_gold_mentions
 
     StudentCard.load(model)  # a clear error where the folder is no student
     documents = [d for path in data for d in read_documents(path, corpus_format)]
@@ -187,6 +192,20 @@ def learn_pairs(
         f"learned pairing from {len(paired)} candidates ({sum(paired)} paired) in "
         f"{len(documents)} texts into {path}"
     )
+    if dev is not None:
+        dev_format = dev_format or corpus_format
+        scores = pairing_on_gold_mentions(
+            read_documents(dev, dev_format),
+            {"nearest drug": None, "learned": pair_model},
+            SCORED_TYPES.get(dev_format, OUR_TYPES),
+        )
+        table = Table(title=f"ADE pairs on the gold mentions of {dev.name}")
+        for column in ("pairing", "P", "R", "F1", "support"):
+            table.add_column(column)
+        for name, score in scores.items():
+            table.add_row(name, f"{score.p:.3f}", f"{score.r:.3f}", f"{score.f1:.3f}",
+                          str(score.support))  # fmt: skip
+        console.print(table)
 
 
 @app.command()

@@ -31,7 +31,7 @@ from models.spans import Annotations
 from models.windows import encode_windows
 from trainer.corpora import CorpusFormat, Document, read_corpus
 from trainer.evaluate import MICRO, OUR_TYPES, SCORED_TYPES, Report, evaluate
-from trainer.pairs import fit_pair_model, repaired
+from trainer.pairs import fit_pair_model, pairing_on_gold_mentions, repaired
 from trainer.settings import TrainingSettings
 from trainer.train import RunMetrics, distil_student, train_student
 
@@ -289,12 +289,8 @@ def run_llm_teacher_benchmark(
             "device": _device_name(metrics.device), "sentences": len(synthetic),
         },
         "pairing_on_gold_mentions": {
-            corpus: {
-                name: evaluate([d.labels for d in docs],
-                               repaired(docs, [d.labels for d in docs], pairing),
-                               scored).ade_pairs.model_dump()
-                for name, pairing in pairings.items()
-            }
+            corpus: {name: score.model_dump() for name, score in
+                     pairing_on_gold_mentions(docs, pairings, scored).items()}
             for corpus, (docs, scored) in gold_entities.items()
         },
         "training": TrainingSettings().model_dump(),

@@ -16,6 +16,7 @@ from models.labels import EntityType
 from models.pairing import PairModel, candidate_features
 from models.spans import Annotations, Entity
 from trainer.corpora import Document
+from trainer.evaluate import Score, evaluate
 
 
 def _candidates(text: str, labels: Annotations) -> list[tuple[Entity, Entity, list, list]]:
@@ -61,6 +62,17 @@ def fit_pair_model(documents: list[Document], trained_on: str, c: float = 1.0) -
         if abs(weight) >= 1e-5
     }
     return PairModel(weights=weights, bias=float(model.intercept_[0]), trained_on=trained_on)
+
+
+def pairing_on_gold_mentions(
+    documents: list[Document], pairings: dict[str, PairModel | None], types: dict[EntityType, str]
+) -> dict[str, Score]:
+    """ADE pair P/R/F1 of each pairing given the gold mentions: pairing apart from finding."""
+    gold = [d.labels for d in documents]
+    return {
+        name: evaluate(gold, repaired(documents, gold, pairing), types).ade_pairs
+        for name, pairing in pairings.items()
+    }
 
 
 def repaired(documents: list[Document], predicted: list[Annotations], model: PairModel | None):

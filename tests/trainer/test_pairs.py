@@ -81,11 +81,14 @@ def test_a_student_serves_with_the_pairing_learned_into_its_folder(tiny_student,
     result = CliRunner().invoke(
         app,
         ["learn-pairs", "--model", str(student),
-         "--data", str(tmp_path / "corpora" / "phee" / "train.json")],
+         "--data", str(tmp_path / "corpora" / "phee" / "train.json"),
+         "--dev", str(tmp_path / "corpora" / "phee" / "dev.json")],
         catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "22 candidates (16 paired) in 16 texts" in " ".join(result.output.split())
+    output = " ".join(result.output.split())
+    assert "22 candidates (16 paired) in 16 texts" in output
+    assert "│ learned │ 1.000 │ 1.000 │ 1.000 │ 8 │" in output
     learned = OnnxStudent(student).pair_model
     assert learned == PairModel.load(student) and learned.trained_on == "train.json"
     assert (student / PAIRING_FILE).is_file()
