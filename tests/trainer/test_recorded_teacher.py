@@ -66,6 +66,11 @@ def test_several_prompts_vote_on_spans(recording):
     assert [e.text for e in union.entities] == ["Rash", "amoxicillin", "fever", "aspirin"]
     assert next(e for e in union.entities if e.text == "fever").negated
     assert teacher(None).version == "a+b+c@2of3:recorded.jsonl"
+    # Each prompt's own answer stays available, for soft targets.
+    readings = teacher(None).readings(TEXT)
+    assert [[e.text for e in reading.entities] for reading in readings] == [
+        ["Rash", "amoxicillin"], ["Rash", "amoxicillin", "aspirin"], ["Rash developed", "fever"]
+    ]  # fmt: skip
 
 
 def test_an_unrecorded_text_or_prompt_is_an_error(recording):
@@ -99,6 +104,9 @@ def test_label_writes_a_labels_file_and_train_files_vote(recording, tmp_path, mo
     assert read_extractions(files[0])[0].model_version == "a:recorded.jsonl"
     (combined,) = read_votes(files)
     assert [e.text for e in combined.labels.entities] == ["Rash", "amoxicillin"]
+    assert combined.readings == RecordedTeacher(
+        RecordedSettings(answers=recording, prompts=["a", "b", "c"])
+    ).readings(TEXT)
     other = Document(doc_id="s1", text=TEXT + " ", labels=combined.labels)
     write_extractions(tmp_path / "x.jsonl", [other], [combined.labels], "x", "1", True)
     with pytest.raises(ValueError, match="different text"):
