@@ -188,18 +188,10 @@ def pair_adverse_events(
     A negated effect ("no rash on amoxicillin") is no adverse event and is not paired.
     Mentions are grouped by sentence once, so a long note costs time linear in its entities.
     """
-    sentence_of = sentence_index(text)
-    by_sentence: dict[tuple[int, EntityType], list[Entity]] = defaultdict(list)
-    for entity in entities:
-        by_sentence[(sentence_of(entity.start), entity.type)].append(entity)
     pairs: list[AdePair] = []
-    for effect in (e for e in entities if e.type == EntityType.ADE and not e.negated):
-        sentence = sentence_of(effect.start)
-        drugs = by_sentence.get((sentence, EntityType.DRUG))
-        if not drugs:
-            continue
+    for effect, drugs, effects in pair_candidates(text, entities):
         if pair_model is not None:
-            pairs += pair_model.pairs(text, effect, drugs, by_sentence[(sentence, EntityType.ADE)])
+            pairs += pair_model.pairs(text, effect, drugs, effects)
             continue
         drug = min(drugs, key=lambda d: abs(d.start - effect.start))
         pairs.append(
@@ -210,6 +202,24 @@ def pair_adverse_events(
             )
         )
     return pairs
+
+
+def pair_candidates(
+    text: str, entities: list[Entity]
+) -> list[tuple[Entity, list[Entity], list[Entity]]]:
+    """(effect, the drugs of its sentence, the effects of its sentence) for each effect that is
+    not negated and shares its sentence with a drug."""
+    sentence_of = sentence_index(text)
+    by_sentence: dict[tuple[int, EntityType], list[Entity]] = defaultdict(list)
+    for entity in entities:
+        by_sentence[(sentence_of(entity.start), entity.type)].append(entity)
+    return [
+        (effect, drugs, by_sentence[(sentence, EntityType.ADE)])
+        for effect in entities
+        if effect.type == EntityType.ADE and not effect.negated
+        for sentence in [sentence_of(effect.start)]
+        if (drugs := by_sentence.get((sentence, EntityType.DRUG)))
+    ]
 
 
 def sentence_index(text: str) -> Callable[[int], int]:

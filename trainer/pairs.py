@@ -6,34 +6,15 @@ events (`phee_chatgpt`) give pairs to distil from. Teacher labels of plain text 
 nearest-drug guess, which a model would just learn back, so they are no source of pairs.
 """
 
-from collections import defaultdict
-
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from models.decoding import pair_adverse_events, sentence_index
+from models.decoding import pair_adverse_events, pair_candidates
 from models.labels import EntityType
 from models.pairing import PairModel, candidate_features
-from models.spans import Annotations, Entity
+from models.spans import Annotations
 from trainer.corpora import Document
 from trainer.evaluate import Score, evaluate
-
-
-def _candidates(text: str, labels: Annotations) -> list[tuple[Entity, Entity, list, list]]:
-    """(drug, effect, the sentence's drugs, the sentence's effects) for each candidate."""
-    sentence_of = sentence_index(text)
-    by_sentence: dict[tuple[int, EntityType], list[Entity]] = defaultdict(list)
-    for entity in labels.entities:
-        by_sentence[(sentence_of(entity.start), entity.type)].append(entity)
-    return [
-        (drug, effect, drugs, effects)
-        for (sentence, entity_type), effects in by_sentence.items()
-        if entity_type == EntityType.ADE
-        for drugs in [by_sentence.get((sentence, EntityType.DRUG), [])]
-        for effect in effects
-        if not effect.negated
-        for drug in drugs
-    ]
 
 
 def pair_examples(documents: list[Document]) -> tuple[list[dict[str, float]], list[int]]:
@@ -42,19 +23,20 @@ def pair_examples(documents: list[Document]) -> tuple[list[dict[str, float]], li
     for document in documents:
         gold = {(p.drug.start, p.drug.end, p.effect.start, p.effect.end)
                 for p in document.labels.ade_pairs}  # fmt: skip
-        for drug, effect, drugs, effects in _candidates(document.text, document.labels):
-            features.append(candidate_features(document.text, drug, effect, drugs, effects))
-            paired.append(int((drug.start, drug.end, effect.start, effect.end) in gold))
+        for effect, drugs, effects in pair_candidates(document.text, document.labels.entities):
+            for drug in drugs:
+                features.append(candidate_features(document.text, drug, effect, drugs, effects))
+                paired.append(int((drug.start, drug.end, effect.start, effect.end) in gold))
     return features, paired
 
 
-def fit_pair_model(documents: list[Document], trained_on: str, c: float = 1.0) -> PairModel:
+def fit_pair_model(documents: list[Document], trained_on: str) -> PairModel:
     """An L2 logistic regression over the candidates of `documents` (lbfgs, deterministic)."""
     features, paired = pair_examples([d for d in documents if d.labels is not None])
     if len(set(paired)) < 2:
         raise ValueError("pair training needs candidates both paired and not paired in the labels")
     vectorizer = DictVectorizer()
-    model = LogisticRegression(C=c, max_iter=1000)
+    model = LogisticRegression(max_iter=1000)
     model.fit(vectorizer.fit_transform(features), paired)
     weights = {
         name: round(float(weight), 5)
@@ -75,7 +57,9 @@ def pairing_on_gold_mentions(
     }
 
 
-def repaired(documents: list[Document], predicted: list[Annotations], model: PairModel | None):
+def repaired(
+    documents: list[Document], predicted: list[Annotations], model: PairModel | None
+) -> list[Annotations]:
     """`predicted` with its pairs redone by `model` (None: the nearest-drug rule)."""
     return [
         found.model_copy(update={"ade_pairs": pair_adverse_events(doc.text, found.entities, model)})
