@@ -84,3 +84,18 @@ def test_outside_sampling_ignores_only_o_tokens():
     sampled = _sample_outside(target, 0.5, generator)
     assert torch.equal(sampled[0, 200:], target[0, 200:])
     assert 60 < int((sampled[0, :200] == IGNORE_INDEX).sum()) < 140
+
+
+def test_confident_additions_join_every_teachers_reading_too():
+    """With soft targets, training reads the readings: an addition missing from them would
+    still be taught as O by every teacher."""
+    text = "rash after amoxicillin"
+    drug = Entity(type=EntityType.DRUG, start=11, end=22, text="amoxicillin", confidence=1.0)
+    reading = Annotations(entities=[drug], ade_pairs=[])
+    empty = Annotations(entities=[], ade_pairs=[])
+    document = Document(doc_id="n", text=text, labels=reading, readings=[reading, empty])
+    rash = Entity(type=EntityType.SYMPTOM, start=0, end=4, text="rash", confidence=0.95)
+    merged = _with_confident_additions(document, [rash], threshold=0.9)
+    assert [[e.text for e in r.entities] for r in merged.readings] == [
+        ["rash", "amoxicillin"], ["rash"]
+    ]  # fmt: skip
