@@ -432,6 +432,12 @@ def bench_accuracy(
     reuse_labels: Annotated[
         bool, typer.Option(help="Reuse the teacher labels an earlier run saved (no lexicons).")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the students an earlier run finished with the same settings; train the rest."
+        ),
+    ] = False,
 ) -> None:
     """Teachers vs the students distilled from them vs supervised students, on dev gold."""
     from streams.settings import RuntimeSettings
@@ -448,10 +454,10 @@ def bench_accuracy(
     workdir = RuntimeSettings().data_dir / "bench"
     tables = {}
     if suite in (BenchSuite.LEXICON, BenchSuite.ALL):
-        summary = run_accuracy_benchmark(corpora, workdir, extra_notes, reuse_labels)
+        summary = run_accuracy_benchmark(corpora, workdir, extra_notes, reuse_labels, resume=resume)
         tables[Path("bench/accuracy.md")] = markdown_table(summary)
     if suite in (BenchSuite.LLM, BenchSuite.ALL):
-        summary = run_llm_teacher_benchmark(corpora, workdir, llm_teacher)
+        summary = run_llm_teacher_benchmark(corpora, workdir, llm_teacher, resume=resume)
         tables[Path("bench/llm-teachers.md")] = llm_markdown_table(summary)
     for output, table in tables.items():
         output.parent.mkdir(parents=True, exist_ok=True)

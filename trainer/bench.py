@@ -17,6 +17,7 @@ import resource
 import shutil
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from pydantic import BaseModel
 from models.export import quantize_student
 from models.labels import EntityType
 from models.onnx_student import OnnxStudent
-from models.settings import InferenceSettings, Precision
+from models.settings import InferenceSettings, Precision, StudentSettings
 from models.spans import Annotations
 from models.windows import encode_windows
 from trainer.corpora import CorpusFormat, Document, read_corpus
@@ -37,6 +38,7 @@ from trainer.train import RunMetrics, distil_student, train_student
 
 _HELD_OUT = 0.1
 TEACHER_LABELS_FILE = "teacher-labels.json"
+FINISHED_FILE = "bench-finished.json"
 
 
 class Corpus(BaseModel):
@@ -130,8 +132,30 @@ def _text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _trained(run: Path, resume: bool, train: Callable[[], RunMetrics]) -> RunMetrics:
+    """Train into `run`; with `resume`, keep the student an earlier bench finished there with
+    the same settings, so a benchmark cut short (hours of training on CPU) goes on from there."""
+    settings = {"student": StudentSettings().model_dump(mode="json"),
+                "training": TrainingSettings().model_dump(mode="json")}  # fmt: skip
+    finished = run / FINISHED_FILE
+    if resume and finished.exists():
+        saved = json.loads(finished.read_text())
+        if saved["settings"] == settings:
+            return RunMetrics.model_validate(saved["metrics"])
+    metrics = train()
+    finished.write_text(
+        json.dumps({"settings": settings, "metrics": metrics.model_dump(mode="json")}, indent=2)
+    )
+    return metrics
+
+
 def run_accuracy_benchmark(
-    root: Path, workdir: Path, extra_notes: int, reuse_labels: bool = False, seed: int = 13
+    root: Path,
+    workdir: Path,
+    extra_notes: int,
+    reuse_labels: bool = False,
+    seed: int = 13,
+    resume: bool = False,
 ) -> dict:
     """Train and score every model; returns {model: {corpus: Report}} and timings."""
     data = prepare(root, workdir, extra_notes, reuse_labels, seed)
@@ -154,7 +178,10 @@ def run_accuracy_benchmark(
     runs: dict[str, RunMetrics] = {}
 
     fit, stop = _split(data.distill, seed)
-    runs["distilled student"] = distil_student(fit, workdir / "distilled", "lexicon", dev=stop)
+    distilled = workdir / "distilled"
+    runs["distilled student"] = _trained(
+        distilled, resume, partial(distil_student, fit, distilled, "lexicon", dev=stop)
+    )
     results["distilled student"] = score(extract_dev(workdir / "distilled"))
 
     supervised: dict[str, Report] = {}
@@ -162,8 +189,8 @@ def run_accuracy_benchmark(
         fit, stop = _split(data.train[corpus.name], seed)
         run = workdir / f"supervised-{corpus.name.lower()}"
         types = SCORED_TYPES[corpus.corpus_format]
-        runs[f"supervised student ({corpus.name})"] = train_student(
-            fit, run, "gold", dev=stop, dev_types=types
+        runs[f"supervised student ({corpus.name})"] = _trained(
+            run, resume, partial(train_student, fit, run, "gold", dev=stop, dev_types=types)
         )
         supervised[corpus.name] = score(extract_dev(run))[corpus.name]
     results["supervised student"] = supervised
@@ -193,7 +220,11 @@ def llm_teachers(prompts: tuple[str, ...] = ADE_PROMPTS) -> dict[str, tuple[list
 
 
 def run_llm_teacher_benchmark(
-    root: Path, workdir: Path, teachers: list[str] | None = None, seed: int = 13
+    root: Path,
+    workdir: Path,
+    teachers: list[str] | None = None,
+    seed: int = 13,
+    resume: bool = False,
 ) -> dict:
     """The research's two recipes with real LLM labels and no endpoint.
 
@@ -256,7 +287,9 @@ def run_llm_teacher_benchmark(
         ]
         fit, stop = _split(labelled, seed)
         run = workdir / ("ade-" + re.sub(r"\W+", "-", name))
-        metrics = distil_student(fit, run, teacher.version, dev=stop)
+        metrics = _trained(
+            run, resume, partial(distil_student, fit, run, teacher.version, dev=stop)
+        )
         dev_teacher = RecordedTeacher(settings.model_copy(update={"answers": ade / "dev.jsonl"}))
         student = student_views(run, dev, views)
         results[name] = {
@@ -269,13 +302,15 @@ def run_llm_teacher_benchmark(
         }
 
     phee_types = SCORED_TYPES[CorpusFormat.PHEE]
-    metrics = train_student(synthetic_fit, workdir / "phee-chatgpt", "gpt-3.5 synthetic",
-                            dev=synthetic_stop, dev_types=phee_types)  # fmt: skip
+    phee_run = workdir / "phee-chatgpt"
+    metrics = _trained(phee_run, resume, partial(
+        train_student, synthetic_fit, phee_run, "gpt-3.5 synthetic", dev=synthetic_stop,
+        dev_types=phee_types))  # fmt: skip
 
     def phee_score(predicted: list[Annotations]) -> dict:
         return evaluate([d.labels for d in phee_dev], predicted, phee_types).model_dump()
 
-    phee = student_views(workdir / "phee-chatgpt", phee_dev, phee_score)
+    phee = student_views(phee_run, phee_dev, phee_score)
     gold_entities = {
         "PHEE dev": (phee_dev, phee_types),
         "ADE dev, relation sentences": (related, types),

@@ -18,6 +18,7 @@ import torch
 from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from transformers import AutoTokenizer, PreTrainedModel, get_linear_schedule_with_warmup
+from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from models.card import StudentCard
 from models.confidence import confidence_histogram
@@ -115,7 +116,7 @@ def train_student(
         for epoch in range(1, training.epochs + 1):
             epoch_started = time.perf_counter()
             model.train()
-            order = torch.randperm(len(input_ids), generator=generator)
+            order = _epoch_order(attention_mask, training, generator)
             losses = []
             for step in range(steps_per_epoch):
                 batch = order[step * training.batch_size : (step + 1) * training.batch_size]
@@ -275,6 +276,18 @@ def predict(
         ).logits
         chunks.append(logits.float().cpu().numpy())
     return decode_windows(texts, windows, softmax(np.concatenate(chunks)))
+
+
+def _epoch_order(
+    attention_mask: torch.Tensor, training: TrainingSettings, generator: torch.Generator
+) -> torch.Tensor:
+    """A fresh random order of the windows, grouped by length when the settings say so."""
+    if not training.group_by_length:
+        return torch.randperm(len(attention_mask), generator=generator)
+    lengths = attention_mask.sum(dim=1).tolist()
+    return torch.tensor(
+        get_length_grouped_indices(lengths, training.batch_size, generator=generator)
+    )
 
 
 def _spans(labels: Annotations) -> list[tuple[int, int, str]]:

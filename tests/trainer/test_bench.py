@@ -4,11 +4,13 @@ import pytest
 
 from trainer.bench import (
     _teacher_labels,
+    _trained,
     llm_markdown_table,
     markdown_table,
     run_llm_teacher_benchmark,
 )
 from trainer.settings import TrainingSettings
+from trainer.train import RunMetrics
 
 
 def test_teacher_labels_are_saved_and_reused_without_the_teacher(tmp_path):
@@ -21,6 +23,24 @@ def test_teacher_labels_are_saved_and_reused_without_the_teacher(tmp_path):
     assert _teacher_labels(texts[::-1], labels_file, reuse=True) == (teacher, labelled[::-1])
     with pytest.raises(ValueError, match="lacks labels for 1 texts"):
         _teacher_labels(["A note never labelled."], labels_file, reuse=True)
+
+
+def test_resume_keeps_a_finished_student_only_under_the_same_settings(tmp_path, monkeypatch):
+    trainings = []
+
+    def train() -> RunMetrics:
+        trainings.append(TrainingSettings().epochs)
+        return RunMetrics(source="teacher", train_documents=1, train_windows=1,
+                          dev_documents=0, best_epoch=1, epochs=[],
+                          train_seconds=len(trainings), device="cpu")  # fmt: skip
+
+    monkeypatch.setenv("CLINSTREAM_TRAIN_EPOCHS", "2")
+    first = _trained(tmp_path, resume=True, train=train)
+    assert _trained(tmp_path, resume=True, train=train) == first
+    assert _trained(tmp_path, resume=False, train=train).train_seconds == 2
+    monkeypatch.setenv("CLINSTREAM_TRAIN_EPOCHS", "1")
+    assert _trained(tmp_path, resume=True, train=train).train_seconds == 3
+    assert trainings == [2, 2, 1]
 
 
 def test_table_rows_give_differences_and_the_footer_records_device_and_settings():

@@ -1,4 +1,4 @@
-"""Soft targets from several teachers, and the losses the student trains with."""
+"""Soft targets from several teachers, the losses the student trains with, and its batches."""
 
 import pytest
 import torch
@@ -11,7 +11,7 @@ from models.windows import encode_windows, label_windows
 from tests.conftest import TINY_TRAINING
 from trainer.corpora import Document
 from trainer.settings import TrainingSettings
-from trainer.train import _loss, _target_distributions, train_student
+from trainer.train import _epoch_order, _loss, _target_distributions, train_student
 
 TEXT = "severe rash after amoxicillin"
 
@@ -132,3 +132,16 @@ def test_a_student_trains_on_soft_targets_with_generalised_cross_entropy(
     )  # fmt: skip
     assert len(metrics.epochs) == 2
     assert all(0 < epoch.train_loss < 1 / 0.7 for epoch in metrics.epochs)
+
+
+def test_length_grouped_batches_cover_every_window_with_less_padding():
+    lengths = torch.randint(4, 64, (400,), generator=torch.Generator().manual_seed(1))
+    attention_mask = (torch.arange(64) < lengths[:, None]).long()
+
+    def padded_tokens(group_by_length: bool) -> int:
+        training = TrainingSettings(batch_size=8, group_by_length=group_by_length)
+        order = _epoch_order(attention_mask, training, torch.Generator().manual_seed(2))
+        assert sorted(order.tolist()) == list(range(400))
+        return sum(int(lengths[batch].max()) * len(batch) for batch in order.split(8))
+
+    assert padded_tokens(True) < 0.7 * padded_tokens(False)
