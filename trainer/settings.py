@@ -43,6 +43,11 @@ class TrainingSettings(BaseSettings):
         "Below 1, a mention the teacher missed costs the student less (negative sampling, "
         "Li et al. 2021).",
     )
+    one_drug_per_mention: bool = Field(
+        True,
+        description="Split DRUG labels at coordinations ('X and Y' -> X, Y), as the gold "
+        "corpora label them; LLM teachers often merge them.",
+    )
     soft_targets: bool = Field(
         False,
         description="With several teachers: each word's target is the share of teachers that "

@@ -31,6 +31,7 @@ from models.spans import Annotations, Entity
 from models.windows import Windows, encode_windows, label_windows
 from trainer.corpora import Document
 from trainer.evaluate import MICRO, OUR_TYPES, evaluate
+from trainer.guideline import one_drug_per_mention
 from trainer.settings import TrainingSettings
 
 WEIGHTS_DIR = "weights"
@@ -79,6 +80,8 @@ def train_student(
     labelled = [doc for doc in train if doc.labels is not None]
     if not labelled:
         raise ValueError("no labelled documents to train on")
+    if training.one_drug_per_mention:
+        labelled = [_one_drug_per_mention(doc) for doc in labelled]
     _seed_everything(training.seed)
     device = _training_device()
     started = time.perf_counter()
@@ -233,6 +236,14 @@ def distil_student(
             documents, output_dir, f"{source}+self-training", dev, dev_types, student, training
         )
     return metrics
+
+
+def _one_drug_per_mention(document: Document) -> Document:
+    readings = document.readings and [
+        one_drug_per_mention(document.text, reading) for reading in document.readings
+    ]
+    labels = one_drug_per_mention(document.text, document.labels)
+    return document.model_copy(update={"labels": labels, "readings": readings})
 
 
 def _with_confident_additions(

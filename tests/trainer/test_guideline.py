@@ -1,0 +1,63 @@
+"""Teacher labels brought to the gold corpora's guideline: one drug per mention."""
+
+from models.labels import EntityType
+from models.spans import AdePair, Annotations, Entity
+from trainer.corpora import Document
+from trainer.guideline import one_drug_per_mention
+from trainer.train import _one_drug_per_mention
+
+
+def _mention(text: str, mention: str, entity_type: EntityType) -> Entity:
+    start = text.index(mention)
+    return Entity(type=entity_type, start=start, end=start + len(mention), text=mention,
+                  confidence=1.0)  # fmt: skip
+
+
+def _drug_texts(text: str, labels: Annotations) -> list[str]:
+    found = one_drug_per_mention(text, labels)
+    assert all(text[e.start : e.end] == e.text for e in found.entities)
+    return [e.text for e in found.entities if e.type == EntityType.DRUG]
+
+
+def test_coordinated_drugs_become_one_mention_each_and_each_pairs_with_the_effect():
+    text = "Nausea and vomiting after pegylated interferon and ribavirin."
+    drugs = _mention(text, "pegylated interferon and ribavirin", EntityType.DRUG)
+    effect = _mention(text, "Nausea and vomiting", EntityType.ADE)
+    pair = AdePair(drug=drugs, effect=effect, confidence=1.0)
+    labels = Annotations(entities=[effect, drugs], ade_pairs=[pair])
+    found = one_drug_per_mention(text, labels)
+    assert [e.text for e in found.entities] == [
+        "Nausea and vomiting",  # effects keep their span
+        "pegylated interferon",
+        "ribavirin",
+    ]
+    assert [(p.drug.text, p.effect.text) for p in found.ade_pairs] == [
+        ("pegylated interferon", "Nausea and vomiting"),
+        ("ribavirin", "Nausea and vomiting"),
+    ]
+
+
+def test_lists_split_and_single_drug_names_stay_whole():
+    text = "infliximab, gemtuzumab, and OKT3 or AZA plus 6-MP; 1,2-dimethyl trimethoprim-sulfa"
+    listed = _mention(text, "infliximab, gemtuzumab, and OKT3 or AZA plus 6-MP", EntityType.DRUG)
+    single = [_mention(text, name, EntityType.DRUG) for name in ("1,2-dimethyl",
+                                                                 "trimethoprim-sulfa")]  # fmt: skip
+    labels = Annotations(entities=[listed, *single], ade_pairs=[])
+    assert _drug_texts(text, labels) == [
+        "infliximab", "gemtuzumab", "OKT3", "AZA", "6-MP", "1,2-dimethyl", "trimethoprim-sulfa",
+    ]  # fmt: skip
+
+
+def test_training_documents_split_in_their_labels_and_every_reading():
+    text = "Rash on warfarin and aspirin."
+    merged = Annotations(
+        entities=[_mention(text, "warfarin and aspirin", EntityType.DRUG)], ade_pairs=[]
+    )
+    alone = Annotations(entities=[_mention(text, "warfarin", EntityType.DRUG)], ade_pairs=[])
+    document = Document(doc_id="1", text=text, labels=merged, readings=[merged, alone])
+    split = _one_drug_per_mention(document)
+    assert [e.text for e in split.labels.entities] == ["warfarin", "aspirin"]
+    assert [[e.text for e in r.entities] for r in split.readings] == [
+        ["warfarin", "aspirin"],
+        ["warfarin"],
+    ]
