@@ -97,8 +97,12 @@ def train_student(
 
     model = build_student(student.backbone).to(device)
     class_weights = _class_weights(targets, training.class_weight_power).to(device)
+    # The fused kernel: on CPU the default AdamW step took half of each training step.
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
+        model.parameters(),
+        lr=training.learning_rate,
+        weight_decay=training.weight_decay,
+        fused=True,
     )
     steps_per_epoch = -(-len(input_ids) // training.batch_size)
     total_steps = steps_per_epoch * training.epochs
