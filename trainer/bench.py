@@ -383,7 +383,19 @@ def llm_markdown_table(summary: dict) -> str:
             lines.append(
                 f"| {corpus} | {method} | {score['p']:.3f} | {score['r']:.3f} | {score['f1']:.3f} |"
             )
+    lines += ["", f"Training: {_recipe(summary['training'])}."]
     return "\n".join(lines) + "\n"
+
+
+def _recipe(training: dict) -> str:
+    """The training settings a table's figures depend on, for its footer."""
+    targets = "soft targets" if training["soft_targets"] else "hard targets"
+    return (
+        f"at most {training['epochs']} epochs, batch {training['batch_size']}, learning rate "
+        f"{training['learning_rate']}, {training['loss'].replace('_', ' ')} on {targets}, class "
+        f"weight power {training['class_weight_power']}, {training['self_training_rounds']} "
+        f"self-training rounds, O-token keep {training['o_token_keep']}"
+    )
 
 
 def _device_name(device: str) -> str:
@@ -423,13 +435,9 @@ def markdown_table(summary: dict) -> str:
         f"{k} {v} s (best epoch {summary['best_epochs'][k]})"
         for k, v in summary["train_seconds"].items()
     )
-    training = summary["training"]
     lines += [
         "",
-        f"Training on {summary['device']}: {timing}; at most {training['epochs']} epochs, "
-        f"batch {training['batch_size']}, learning rate {training['learning_rate']}, "
-        f"{training['self_training_rounds']} self-training rounds, O-token keep "
-        f"{training['o_token_keep']}. Distilled on "
+        f"Training on {summary['device']}: {timing}; {_recipe(summary['training'])}. Distilled on "
         f"{summary['distill_documents']} teacher-labelled texts "
         f"({summary['extra_unlabelled_notes']} of them unlabelled clinical notes).",
     ]

@@ -145,3 +145,4 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     assert on_gold["learned, LLM-written"]["f1"] == 1.0
     assert on_gold["nearest drug"]["f1"] < 1.0
     assert "| ADE dev, relation sentences | learned, LLM-written | 1.000 | 1.000 | 1.000 |" in table
+    assert "Training: at most 2 epochs, batch 8" in table
