@@ -49,11 +49,18 @@ class ClinicalNote(BaseModel):
     note_type: str = "unknown"
     source: str = "unknown"
     patient_id: str | None = None
+    patient_id_system: str | None = Field(
+        None,
+        description="Where the source named the patient by an identifier (an MRN), not by a "
+        "resource id: the identifier's system, so findings name the patient the same way.",
+    )
     encounter_id: str | None = None
     authored_at: datetime | None = None
     published_at: datetime | None = None
 
-    @field_validator("note_id", "text", "note_type", "source", "patient_id", "encounter_id")
+    @field_validator(
+        "note_id", "text", "note_type", "source", "patient_id", "patient_id_system", "encounter_id"
+    )
     @classmethod
     def _unicode_text(cls, value: str | None) -> str | None:
         """A lone surrogate (JSON allows "\\ud800") is no Unicode text: nothing downstream

@@ -56,8 +56,14 @@ def _document(note: ClinicalNote) -> Reference:
 
 
 def _subject(note: ClinicalNote) -> Reference:
+    """The patient as the source named them: a FHIR Patient id as a literal reference, an
+    identifier (an MRN) by its system, else by ours."""
     if note.patient_id is None:
         return Reference(display="patient not named in the source message")
+    if note.patient_id_system is not None:
+        return Reference(
+            identifier=Identifier(system=note.patient_id_system, value=note.patient_id)
+        )
     if source_resource(note) is not None:
         return Reference(reference=f"Patient/{note.patient_id}")
     return Reference(identifier=Identifier(system=PATIENT_ID_SYSTEM, value=note.patient_id))

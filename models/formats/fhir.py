@@ -140,6 +140,14 @@ def _referenced_id(reference: Reference | None, resolved: dict[str, str]) -> str
     return None
 
 
+def _identifier_system(reference: Reference | None) -> str | None:
+    """The system of an identifier-only reference ({"identifier": {"system": "urn:mrn", ...}}):
+    its value is no resource id, so a finding must not write it as "Patient/<value>"."""
+    if reference is None or reference.reference or reference.identifier is None:
+        return None
+    return reference.identifier.system
+
+
 def _note(
     document: DocumentReference | DiagnosticReport,
     resolved: dict[str, str],
@@ -169,6 +177,7 @@ def _note(
             note_type=note_type or "unknown",
             source=f"{SOURCE_PREFIX}{kind}",
             patient_id=_referenced_id(document.subject, resolved),
+            patient_id_system=_identifier_system(document.subject),
             encounter_id=_referenced_id(encounter, resolved),
             authored_at=authored,
         )

@@ -68,3 +68,16 @@ def test_a_fhir_note_points_back_at_its_source_resource_and_patient():
     statement = resources(bundle)["MedicationStatement"][0].resource
     assert statement.derivedFrom[0].reference == "DocumentReference/docref-3001"
     assert statement.subject.reference == "Patient/pat-17"
+
+
+def test_a_patient_named_by_identifier_stays_an_identifier():
+    """An MRN is no Patient resource id: "Patient/<MRN>" would point at the wrong resource."""
+    mrn = {"system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-0042"}
+    source = {**DOCUMENT_REFERENCE, "subject": {"identifier": mrn}}
+    note = parse_note(json.dumps(source).encode(), 10**6, 10**6, NoteFormat.FHIR)
+    assert (note.patient_id, note.patient_id_system) == (mrn["value"], mrn["system"])
+    statement = resources(findings_bundle(note, extraction(), datetime.now(UTC)))[
+        "MedicationStatement"
+    ][0].resource
+    assert statement.subject.reference is None
+    assert statement.subject.identifier.model_dump(exclude_none=True) == mrn
