@@ -34,6 +34,7 @@ from trainer.corpora import CorpusFormat, Document, read_corpus
 from trainer.evaluate import MICRO, OUR_TYPES, SCORED_TYPES, Report, evaluate
 from trainer.pairs import fit_pair_model, pairing_on_gold_mentions, repaired
 from trainer.settings import TrainingSettings
+from trainer.teachers.recorded import RecordedSettings, RecordedTeacher
 from trainer.train import RunMetrics, distil_student, train_student
 
 _HELD_OUT = 0.1
@@ -211,11 +212,19 @@ def run_accuracy_benchmark(
 ADE_PROMPTS = ("gpt41nano_direct", "gpt41nano_enhanced", "gpt41nano_dspy")
 
 
-def llm_teachers(prompts: tuple[str, ...] = ADE_PROMPTS) -> dict[str, tuple[list[str], int]]:
-    """Each recorded prompt alone, and all of them combined by 1 and by 2 votes."""
-    teachers = {prompt: ([prompt], 1) for prompt in prompts}
+def llm_teachers(
+    train: Path, prompts: tuple[str, ...] = ADE_PROMPTS
+) -> dict[str, RecordedSettings]:
+    """Each recorded prompt alone, all of them combined by 1 and by 2 votes, and by the label
+    model, replaying the `train` recording."""
+    teachers = {p: RecordedSettings(answers=train, prompts=[p]) for p in prompts}
     for votes in (1, 2):
-        teachers[f"{votes} of {len(prompts)} prompts"] = (list(prompts), votes)
+        teachers[f"{votes} of {len(prompts)} prompts"] = RecordedSettings(
+            answers=train, prompts=list(prompts), min_votes=votes
+        )
+    teachers[f"label model of {len(prompts)} prompts"] = RecordedSettings(
+        answers=train, prompts=list(prompts), combine="label_model"
+    )
     return teachers
 
 
@@ -235,8 +244,6 @@ def run_llm_teacher_benchmark(
     PHEE dev. Pairing: learned from the LLM-written events (every student here pairs with it),
     against the nearest-drug rule and the pairing learned from PHEE train gold.
     """
-    from trainer.teachers.recorded import RecordedSettings, RecordedTeacher
-
     ade = root / "ade_llm"
     train = read_corpus(ade / "train.jsonl", CorpusFormat.ADE_LLM)
     dev = read_corpus(ade / "dev.jsonl", CorpusFormat.ADE_LLM)
@@ -275,10 +282,9 @@ def run_llm_teacher_benchmark(
         return {"learned pairing": scored(predicted), "nearest-drug pairs": nearest}
 
     results: dict[str, dict] = {}
-    chosen = llm_teachers()
+    chosen = llm_teachers(ade / "train.jsonl")
     for name in teachers or list(chosen):
-        prompts, votes = chosen[name]
-        settings = RecordedSettings(answers=ade / "train.jsonl", prompts=prompts, min_votes=votes)
+        settings = chosen[name]
         teacher = RecordedTeacher(settings)
         labels = teacher.label_batch([d.text for d in train])
         labelled = [
@@ -290,7 +296,9 @@ def run_llm_teacher_benchmark(
         metrics = _trained(
             run, resume, partial(distil_student, fit, run, teacher.version, dev=stop)
         )
-        dev_teacher = RecordedTeacher(settings.model_copy(update={"answers": ade / "dev.jsonl"}))
+        dev_teacher = RecordedTeacher(
+            settings.model_copy(update={"answers": ade / "dev.jsonl"}), teacher.label_model
+        )
         student = student_views(run, dev, views)
         results[name] = {
             "teacher": views(dev_teacher.label_batch([d.text for d in dev])),

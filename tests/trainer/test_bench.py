@@ -130,9 +130,9 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
         monkeypatch.setenv(key, value)
     write_made_up_corpora(tmp_path / "corpora")
     summary = run_llm_teacher_benchmark(
-        tmp_path / "corpora", tmp_path / "work", ["gpt41nano_direct", "2 of 3 prompts"]
+        tmp_path / "corpora", tmp_path / "work", ["gpt41nano_direct", "label model of 3 prompts"]
     )
-    assert list(summary["ade"]) == ["gpt41nano_direct", "2 of 3 prompts"]
+    assert list(summary["ade"]) == ["gpt41nano_direct", "label model of 3 prompts"]
     direct = summary["ade"]["gpt41nano_direct"]
     assert direct["teacher"]["relation sentences"]["strict"]["ade"]["f1"] == 1.0
     assert set(direct["student"]) == {"relation sentences", "all sentences"}

@@ -10,6 +10,7 @@ cannot answer what it never saw.
 
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,7 @@ from models.decoding import annotate
 from models.spans import Annotations
 from trainer.combine import vote
 from trainer.corpora import span_entity
+from trainer.label_model import LabelModel, fit_label_model
 
 
 class RecordedSettings(BaseSettings):
@@ -33,6 +35,11 @@ class RecordedSettings(BaseSettings):
     min_votes: int | None = Field(
         None, ge=1, description="With several prompts: votes a span needs; unset: a majority."
     )
+    combine: Literal["vote", "label_model"] = Field(
+        "vote",
+        description="With several prompts: a vote, or a label model fitted on the recording's "
+        "answers (no gold) that weights each prompt by its learned reliability.",
+    )
 
 
 class RecordedTeacherError(KeyError):
@@ -42,7 +49,10 @@ class RecordedTeacherError(KeyError):
 class RecordedTeacher:
     name = "recorded"
 
-    def __init__(self, settings: RecordedSettings | None = None) -> None:
+    def __init__(
+        self, settings: RecordedSettings | None = None, label_model: LabelModel | None = None
+    ) -> None:
+        """`label_model`: one fitted on another recording (train's, to label dev with)."""
         self.settings = settings or RecordedSettings()
         if not self.settings.answers.is_file():
             raise FileNotFoundError(
@@ -59,11 +69,17 @@ class RecordedTeacher:
             raise ValueError(f"prompts {missing} are not in the recording; it has {sorted(known)}")
         prompts = len(self.settings.prompts)
         self.min_votes = self.settings.min_votes or prompts // 2 + 1
+        self.label_model = label_model
+        if self.settings.combine == "label_model" and prompts > 1 and label_model is None:
+            texts = list(self.answers)
+            self.label_model = fit_label_model(texts, [self.readings(t) for t in texts])
 
     @property
     def version(self) -> str:
         prompts = self.settings.prompts
         votes = f"@{self.min_votes}of{len(prompts)}" if len(prompts) > 1 else ""
+        if self.label_model is not None:
+            votes = "@label-model"
         return f"{'+'.join(prompts)}{votes}:{self.settings.answers.name}"
 
     def label_batch(self, texts: list[str]) -> list[Annotations]:
@@ -86,4 +102,6 @@ class RecordedTeacher:
         readings = self.readings(text)
         if len(readings) == 1:
             return readings[0]
+        if self.label_model is not None:
+            return self.label_model.label(text, readings)
         return vote(text, readings, self.min_votes)
