@@ -1,1 +1,2 @@
-"""The student: label schema, windowed tokenisation, network, decoding and export."""
+"""The contracts every layer shares (labels, spans, messages, input formats, codes, the served
+model's tensors) and the student itself: windowed tokenisation, network, decoding, export."""

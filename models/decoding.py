@@ -58,7 +58,7 @@ def decode_windows(
     return [
         annotate(
             text,
-            _entities(
+            labelled_entities(
                 text,
                 [spans_by_note[note][int(word)] for word in words_by_note[note]],
                 probabilities_by_note[note],
@@ -119,19 +119,7 @@ def best_label_paths(probabilities: list[np.ndarray]) -> list[np.ndarray]:
     return [path[:length] for path, length in zip(paths, lengths, strict=True)]
 
 
-def decode_entities(
-    text: str, spans: dict[int, tuple[int, int]], probabilities: dict[int, np.ndarray]
-) -> list[Entity]:
-    """Words in note order -> entities, along the best valid BIO path."""
-    words = sorted(probabilities)
-    if not words:
-        return []
-    stacked = np.stack([probabilities[word] for word in words])
-    (path,) = best_label_paths([stacked])
-    return _entities(text, [spans[word] for word in words], stacked, path)
-
-
-def _entities(
+def labelled_entities(
     text: str, spans: list[tuple[int, int]], probabilities: np.ndarray, path: np.ndarray
 ) -> list[Entity]:
     """Labelled words -> entities; an entity's confidence is the mean probability of its

@@ -29,6 +29,7 @@ from streams.drift import DriftMonitor
 from streams.extraction import BatchProcessor, OutputTopics, send_dead_letter
 from streams.label_store import LabelStore
 from streams.quiet_logs import quiet_repeats
+from streams.repository import ModelRepository
 from streams.sampling import Sampler
 from streams.settings import (
     KafkaSettings,
@@ -40,10 +41,10 @@ from streams.settings import (
 from streams.teacher_loop import (
     RetrainTrigger,
     TeacherCaller,
-    confidence_reference,
     count_decision,
     label_request,
 )
+from streams.topics import note_topics, send
 from streams.triton_client import TritonStudent
 
 kafka = KafkaSettings()
@@ -72,27 +73,34 @@ app = faust.App(
     producer_max_request_size=4 * worker.max_message_bytes,
 )
 
-# Values stay raw bytes: parsing is ours, so a malformed message becomes a dead letter
-# instead of a crash inside Faust's deserialiser.
-_raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-# One stream over every notes topic; a message's topic tells its format (kafka.note_topics).
-notes_topic = app.topic(*kafka.note_topics, **_raw)
-teacher_labels_topic = app.topic(kafka.teacher_labels_topic, **_raw)
-drift_topic = app.topic(kafka.drift_topic, **_raw)
-decisions_topic = app.topic(kafka.decisions_topic, **_raw)
+
+def declare(*names: str) -> faust.TopicT:
+    """A topic of streams.topics for Faust. Values stay raw bytes: parsing is ours, so a
+    malformed message becomes a dead letter instead of a crash inside Faust's deserialiser."""
+    return app.topic(
+        *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+
+note_formats = note_topics(kafka)
+# One stream over every notes topic; a message's topic tells its format.
+notes_topic = declare(*note_formats)
+teacher_labels_topic = declare(kafka.teacher_labels_topic)
+drift_topic = declare(kafka.drift_topic)
+decisions_topic = declare(kafka.decisions_topic)
 outputs = OutputTopics(
-    entities=app.topic(kafka.entities_topic, **_raw),
-    ade=app.topic(kafka.ade_topic, **_raw),
-    dead_letters=app.topic(kafka.dead_letter_topic, **_raw),
-    teacher_requests=app.topic(kafka.teacher_requests_topic, **_raw),
-    fhir=app.topic(kafka.fhir_topic, **_raw) if worker.fhir_output else None,
+    entities=declare(kafka.entities_topic),
+    ade=declare(kafka.ade_topic),
+    dead_letters=declare(kafka.dead_letter_topic),
+    teacher_requests=declare(kafka.teacher_requests_topic),
+    fhir=declare(kafka.fhir_topic) if worker.fhir_output else None,
 )
 sampler = Sampler(loop.sample_rate, loop.uncertainty_threshold, loop.max_samples_per_minute)
 monitor = DriftMonitor(
     loop.drift_window,
     loop.drift_threshold,
     loop.psi_threshold,
-    lambda version: confidence_reference(triton.model_repository, triton.model_name, version),
+    ModelRepository.of(triton).confidence_reference,
 )
 label_store = LabelStore(runtime.label_store, loop.retention_days)
 retrain_trigger = RetrainTrigger(loop)
@@ -103,7 +111,7 @@ async def count_assigned(assigned_app: faust.App, _assigned: set, **_kwargs) -> 
     """How many notes partitions this worker owns (actives: standbys are not its to process);
     a worker with none is idle by design."""
     actives = assigned_app.assignor.assigned_actives()
-    metrics.ASSIGNED_PARTITIONS.set(sum(tp.topic in kafka.note_topics for tp in actives))
+    metrics.ASSIGNED_PARTITIONS.set(sum(tp.topic in note_formats for tp in actives))
 
 
 @app.agent(notes_topic, concurrency=worker.concurrency)
@@ -113,7 +121,7 @@ async def extract_notes(stream: faust.StreamT) -> None:
     Each of `concurrency` actors takes its own batches; a message's offset is committed only
     once every earlier one has its outcome (see streams.extraction), whichever actor has it."""
     processor = BatchProcessor(
-        TritonStudent(triton), outputs, kafka.note_topics, worker, triton, sampler
+        TritonStudent(triton), outputs, note_formats, worker, triton, sampler
     )
     await processor.start()
     async for events in stream.take_events(worker.batch_size, within=worker.batch_within_s):
@@ -156,7 +164,7 @@ async def report_drift() -> None:
     """The rolling drift report, to its topic and gauges; a retrain when one is due."""
     report = monitor.report()
     if report is not None:
-        await drift_topic.send(value=report.model_dump_json().encode("utf-8"))
+        await send(drift_topic, report)
     await retrain_trigger.maybe_start(drifted=report is not None and report.drifted)
 
 

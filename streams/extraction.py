@@ -23,6 +23,7 @@ from faust.types import EventT, TopicT
 from tritonclient.utils import InferenceServerException
 
 from models import codes
+from models.backoff import delays
 from models.chunks import chunk_spans, join_chunks
 from models.formats import NoteFormat, parse_note
 from models.messages import (
@@ -40,6 +41,7 @@ from streams import metrics
 from streams.fhir_out import findings_bundle
 from streams.sampling import Sampler
 from streams.settings import TritonSettings, WorkerSettings
+from streams.topics import send
 from streams.triton_client import StudentResult, TritonStudent
 
 log = logging.getLogger(__name__)
@@ -159,7 +161,7 @@ class BatchProcessor:
         single note; the halves of a split batch get one try each before they split again,
         so a note that fails on its own is found in a few requests and fails alone.
         """
-        attempt = 0
+        attempt, waits = 0, delays(1.0)
         while True:
             await self.student.wait_until_ready()
             try:
@@ -173,7 +175,7 @@ class BatchProcessor:
                     attempt += 1
                     log.warning("Triton request of %d texts failed (%s), retry %d/%d",
                                 len(texts), cause, attempt, self.triton.retries)  # fmt: skip
-                    await asyncio.sleep(0.5 * 2**attempt)
+                    await asyncio.sleep(next(waits))
                     continue
                 if len(texts) == 1:
                     return [Failed(cause)]
@@ -250,16 +252,14 @@ class BatchProcessor:
         )
         # Every message is built before any is sent: an error above dead-letters the note
         # with none of its outputs published, so it still has exactly one outcome.
-        key = note.note_id.encode("utf-8")
+        key = note.note_id
         for ade in ades:
-            await self.topics.ade.send(key=key, value=ade.model_dump_json().encode("utf-8"))
-        await self.topics.entities.send(key=key, value=extraction.model_dump_json().encode("utf-8"))
+            await send(self.topics.ade, ade, key)
+        await send(self.topics.entities, extraction, key)
         if bundle is not None:
-            await self.topics.fhir.send(key=key, value=bundle.model_dump_json().encode("utf-8"))
+            await send(self.topics.fhir, bundle, key)
         if request is not None:
-            await self.topics.teacher_requests.send(
-                key=key, value=request.model_dump_json().encode("utf-8")
-            )
+            await send(self.topics.teacher_requests, request, key)
             metrics.SAMPLES_SENT.labels(reason=reason.value).inc()
         event.ack()
         metrics.NOTES_OUT.inc()
@@ -287,8 +287,7 @@ async def send_dead_letter(
         source_offset=message.offset,
         note_id=rejection.note_id,
     )
-    key = rejection.note_id.encode("utf-8") if rejection.note_id else None
-    await topics.dead_letters.send(key=key, value=letter.model_dump_json().encode("utf-8"))
+    await send(topics.dead_letters, letter, rejection.note_id or None)
     metrics.DEAD_LETTERS.labels(reason=rejection.reason.value).inc()
     log.warning("dead-lettered %s: %s", _where(event), rejection.reason.value)
 

@@ -56,12 +56,6 @@ class LabelStore:
             ).fetchall()
         return [TeacherLabel.model_validate_json(row[0]) for row in rows]
 
-    def count(self) -> int:
-        with self._connect() as db:
-            return db.execute(
-                "SELECT COUNT(*) FROM labels WHERE labelled_at >= ?", (self._cutoff(),)
-            ).fetchone()[0]
-
     def purge(self, note_id: str | None = None, patient_id: str | None = None) -> int:
         """Delete a note's or a patient's rows (a data-subject request); returns how many."""
         if (note_id is None) == (patient_id is None):

@@ -3,9 +3,6 @@
 Defaults run the embedded demo on one machine.
 """
 
-import contextlib
-import os
-import secrets
 import ssl
 from pathlib import Path
 from typing import Any, Literal
@@ -15,12 +12,12 @@ from faust.types.auth import CredentialsT
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.formats import NoteFormat
 from trainer.settings import PROJECT_ROOT, DataSettings
 
 
 class KafkaSettings(BaseSettings):
-    """Broker address and topic names (CLINSTREAM_KAFKA_*)."""
+    """Broker address, security and topic names (CLINSTREAM_KAFKA_*); the topics' messages and
+    keys are in streams.topics."""
 
     model_config = SettingsConfigDict(env_prefix="CLINSTREAM_KAFKA_")
 
@@ -84,29 +81,6 @@ class KafkaSettings(BaseSettings):
             return faust.SSLCredentials(self.ssl_context())
         return None
 
-    @property
-    def note_topics(self) -> dict[str, NoteFormat]:
-        """The topics notes arrive on, each with the format its messages are in."""
-        return {
-            self.notes_topic: NoteFormat.JSON,
-            self.hl7v2_notes_topic: NoteFormat.HL7V2,
-            self.fhir_notes_topic: NoteFormat.FHIR,
-        }
-
-    @property
-    def topics(self) -> list[str]:
-        return [
-            *self.note_topics,
-            self.fhir_topic,
-            self.entities_topic,
-            self.ade_topic,
-            self.dead_letter_topic,
-            self.teacher_requests_topic,
-            self.teacher_labels_topic,
-            self.drift_topic,
-            self.decisions_topic,
-        ]
-
 
 class TritonSettings(BaseSettings):
     """Where the student is served (CLINSTREAM_TRITON_*)."""
@@ -154,26 +128,6 @@ class TritonSettings(BaseSettings):
     @property
     def http_url(self) -> str:
         return f"http://{self.host}:{self.http_port}"
-
-
-# Triton's APIs that only clinstream's own retrain and rollback may call: every one but
-# health and inference, which the workers need.
-TRITON_ADMIN_APIS = "model-repository,model-config,metadata,shared-memory,statistics,trace,logging"
-TRITON_ADMIN_HEADER = "clinstream-admin-key"
-
-
-def triton_admin_key(triton: TritonSettings, runtime: "RuntimeSettings") -> str:
-    """The admin key: the setting, else the one kept (mode 0600) in the data dir, made once."""
-    if triton.admin_key is not None:
-        return triton.admin_key.get_secret_value()
-    path = runtime.data_dir / "triton-admin-key"
-    if not path.exists():
-        runtime.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
 
 
 class WorkerSettings(BaseSettings):

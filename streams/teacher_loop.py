@@ -7,12 +7,10 @@ import asyncio
 import logging
 import sys
 import time
-from functools import cache
-from pathlib import Path
 
 from faust.types import EventT
 
-from models.card import StudentCard
+from models.backoff import delays
 from models.messages import (
     DeadLetterReason,
     ModelDecision,
@@ -23,6 +21,7 @@ from models.messages import (
 from streams import metrics
 from streams.extraction import OutputTopics, send_dead_letter
 from streams.settings import LoopSettings
+from streams.topics import send
 from trainer.teachers import TeacherName, make_teacher
 from trainer.teachers.base import Teacher
 
@@ -37,7 +36,7 @@ class TeacherCaller:
         self.teacher: Teacher = make_teacher(TeacherName(settings.teacher))
 
     async def label(self, request: TeacherRequest) -> TeacherLabel:
-        delay = 1.0
+        waits = delays(1.0)
         for attempt in range(self.settings.teacher_retries + 1):
             started = time.perf_counter()
             cost_before = _cost(self.teacher)
@@ -53,8 +52,7 @@ class TeacherCaller:
                     "teacher %s failed (%s), retry %d", self.teacher.name, type(error).__name__,
                     attempt + 1,
                 )  # fmt: skip
-                await asyncio.sleep(delay)
-                delay *= 2
+                await asyncio.sleep(next(waits))
                 continue
             seconds = time.perf_counter() - started
             cost = max(0.0, _cost(self.teacher) - cost_before)
@@ -101,19 +99,8 @@ async def label_request(
         )
         await send_dead_letter(topics, event, rejection, max_payload_bytes)
         return None
-    await labels_topic.send(
-        key=label.note_id.encode(), value=label.model_dump_json().encode("utf-8")
-    )
+    await send(labels_topic, label, label.note_id)
     return label
-
-
-@cache
-def confidence_reference(repository: Path, model_name: str, version: str) -> list[float] | None:
-    """The drift reference saved with a served version, where this worker can read it."""
-    try:
-        return StudentCard.load(repository / model_name / version).confidence_reference
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 class RetrainTrigger:
@@ -123,7 +110,7 @@ class RetrainTrigger:
         self.settings = settings
         self.new_samples = 0
         self.running: asyncio.subprocess.Process | None = None
-        self.command = [sys.executable, "-m", "streams.cli", "retrain"]
+        self.command = [sys.executable, "-m", "streams.ops.cli", "retrain"]
 
     def count(self) -> None:
         self.new_samples += 1

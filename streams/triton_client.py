@@ -14,6 +14,8 @@ from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
+from models.backoff import delays
+from models.serving import ANNOTATIONS_OUTPUT, TEXT_INPUT
 from models.spans import Annotations
 from streams import metrics
 from streams.settings import TritonSettings
@@ -36,19 +38,20 @@ class TritonStudent:
     async def extract(self, texts: list[str]) -> StudentResult:
         """One inference request, with a deadline that grows with the characters sent."""
         values = np.array([[text.encode("utf-8")] for text in texts], dtype=np.object_)
-        request = InferInput("TEXT", list(values.shape), "BYTES")
+        request = InferInput(TEXT_INPUT, list(values.shape), "BYTES")
         request.set_data_from_numpy(values)
         started = time.perf_counter()
         response = await self.client.infer(
             self.settings.model_name,
             [request],
-            outputs=[InferRequestedOutput("ANNOTATIONS")],
+            outputs=[InferRequestedOutput(ANNOTATIONS_OUTPUT)],
             client_timeout=self.settings.deadline_s(sum(map(len, texts))),
         )
         seconds = time.perf_counter() - started
         metrics.TRITON_LATENCY.observe(seconds)
         annotations = [
-            Annotations.model_validate_json(value[0]) for value in response.as_numpy("ANNOTATIONS")
+            Annotations.model_validate_json(value[0])
+            for value in response.as_numpy(ANNOTATIONS_OUTPUT)
         ]
         version = response.get_response().model_version
         metrics.SERVING_VERSION.set(float(version))
@@ -73,13 +76,12 @@ class TritonStudent:
         log.warning("Triton is not serving %s; holding notes until it is", self.settings.model_name)
         metrics.dependency_state("triton", up=False)
         started = last = time.monotonic()
-        delay = 0.25
+        waits = delays(0.25, self.settings.outage_backoff_max_s)
         while not await self.ready():
-            await asyncio.sleep(delay)
+            await asyncio.sleep(next(waits))
             now = time.monotonic()
             metrics.PAUSED_SECONDS.labels(dependency="triton").inc(now - last)
             last = now
-            delay = min(delay * 2, self.settings.outage_backoff_max_s)
         metrics.dependency_state("triton", up=True)
         log.warning("Triton is serving again after %.1fs; resuming", time.monotonic() - started)
 

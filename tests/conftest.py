@@ -14,7 +14,10 @@ from models.card import StudentCard
 from models.export import export_student
 from models.network import load_student
 from models.settings import DEFAULT_BACKBONE, ExportSettings, Precision, StudentSettings
-from streams.runtime import EmbeddedRuntime, free_port
+from streams.ops.demo_corpus import demo_notes
+from streams.ops.runtime import EmbeddedRuntime
+from streams.ops.services import free_port
+from streams.repository import ModelRepository
 from streams.settings import (
     KafkaSettings,
     LoopSettings,
@@ -23,11 +26,9 @@ from streams.settings import (
     WorkerSettings,
 )
 from trainer.corpora import Document
-from trainer.demo_corpus import demo_notes
 from trainer.settings import TrainingSettings
 from trainer.teachers.lexicon import LexiconTeacher
 from trainer.train import WEIGHTS_DIR, train_student
-from trainer.versions import publish_version
 
 TINY_TRAINING = TrainingSettings(epochs=30, batch_size=16, learning_rate=2e-3, warmup_ratio=0.0)
 
@@ -88,7 +89,7 @@ def fp32_student(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -
 @pytest.fixture(scope="session")
 def model_repository(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> Path:
     repository = tmp_path_factory.mktemp("triton-repo")
-    publish_version(tiny_student, repository)
+    ModelRepository(repository, "student").publish(tiny_student)
     return repository
 
 

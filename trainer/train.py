@@ -9,7 +9,7 @@ import copy
 import json
 import random
 import time
-from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,22 +17,34 @@ import numpy as np
 import torch
 from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from transformers import AutoTokenizer, PreTrainedModel, get_linear_schedule_with_warmup
+from transformers import (
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    get_linear_schedule_with_warmup,
+)
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from models.card import StudentCard
 from models.confidence import confidence_histogram
 from models.decoding import decode_windows, softmax
 from models.export import export_student
-from models.labels import IGNORE_INDEX, LABEL_TO_ID, LABELS, OUTSIDE, EntityType
-from models.network import build_student, load_student
+from models.labels import IGNORE_INDEX, EntityType
+from models.network import build_student
 from models.settings import StudentSettings
-from models.spans import Annotations, Entity
+from models.spans import Annotations
 from models.windows import Windows, encode_windows, label_windows
 from trainer.corpora import Document
 from trainer.evaluate import MICRO, OUR_TYPES, evaluate
 from trainer.guideline import one_drug_per_mention
 from trainer.settings import TrainingSettings
+from trainer.targets import (
+    class_weights,
+    loss,
+    sample_outside,
+    spans,
+    target_distributions,
+)
 
 WEIGHTS_DIR = "weights"
 
@@ -57,7 +69,7 @@ class RunMetrics(BaseModel):
     device: str
 
 
-def _training_device() -> torch.device:
+def training_device() -> torch.device:
     """CUDA where present (a lent GPU), else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -73,7 +85,8 @@ def train_student(
 ) -> RunMetrics:
     """Train on labelled documents; keep the epoch best on dev (strict micro F1), export it.
 
-    `source` names where the labels came from (a teacher's name, or "gold").
+    `source` names where the labels came from (a teacher's name, or "gold"). The stages are
+    the transformers example's: prepare the windows and targets, fit, save.
     """
     student = student or StudentSettings()
     training = training or TrainingSettings()
@@ -83,20 +96,69 @@ def train_student(
     if training.one_drug_per_mention:
         labelled = [_one_drug_per_mention(doc) for doc in labelled]
     _seed_everything(training.seed)
-    device = _training_device()
+    device = training_device()
     started = time.perf_counter()
+    data = _prepare(labelled, student, training)
+    model = build_student(student.backbone).to(device)
+    history, best_epoch = _fit(model, data, dev, dev_types, student, training, device)
+    _save(model, data.tokenizer, output_dir, source, dev or labelled[:200], student, device)
+    metrics = RunMetrics(
+        source=source,
+        train_documents=len(labelled),
+        train_windows=len(data.input_ids),
+        dev_documents=len(dev or []),
+        best_epoch=best_epoch,
+        epochs=history,
+        train_seconds=round(time.perf_counter() - started, 1),
+        device=str(device),
+    )
+    (output_dir / "metrics.json").write_text(metrics.model_dump_json(indent=2) + "\n")
+    (output_dir / "config.json").write_text(
+        json.dumps({"student": student.model_dump(), "training": training.model_dump()}, indent=2)
+        + "\n"
+    )
+    return metrics
 
+
+@dataclass
+class _TrainingData:
+    """The labelled documents as window tensors: token ids, mask, and targets."""
+
+    tokenizer: PreTrainedTokenizerBase
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    targets: torch.Tensor  # label id per token, IGNORE_INDEX where none counts
+    distributions: torch.Tensor  # target distribution over LABELS per token
+
+
+def _prepare(
+    labelled: list[Document], student: StudentSettings, training: TrainingSettings
+) -> _TrainingData:
     tokenizer = AutoTokenizer.from_pretrained(student.backbone)
     windows = encode_windows(
         tokenizer, [doc.text for doc in labelled], student.max_length, student.stride
     )
-    input_ids = torch.tensor(windows.input_ids)
-    attention_mask = torch.tensor(windows.attention_mask)
-    targets = torch.tensor(label_windows(windows, [_spans(doc.labels) for doc in labelled]))
-    distributions = _target_distributions(windows, labelled, targets, training.soft_targets)
+    targets = torch.tensor(label_windows(windows, [spans(doc.labels) for doc in labelled]))
+    return _TrainingData(
+        tokenizer=tokenizer,
+        input_ids=torch.tensor(windows.input_ids),
+        attention_mask=torch.tensor(windows.attention_mask),
+        targets=targets,
+        distributions=target_distributions(windows, labelled, targets, training.soft_targets),
+    )
 
-    model = build_student(student.backbone).to(device)
-    class_weights = _class_weights(targets, training.class_weight_power).to(device)
+
+def _fit(
+    model: PreTrainedModel,
+    data: _TrainingData,
+    dev: list[Document] | None,
+    dev_types: dict[EntityType, str],
+    student: StudentSettings,
+    training: TrainingSettings,
+    device: torch.device,
+) -> tuple[list[EpochMetrics], int]:
+    """The epoch loop with early stopping; leaves the best epoch's weights in `model`."""
+    weights = class_weights(data.targets, training.class_weight_power).to(device)
     # The fused kernel: on CPU the default AdamW step took half of each training step.
     optimizer = torch.optim.AdamW(
         model.parameters(),
@@ -104,13 +166,12 @@ def train_student(
         weight_decay=training.weight_decay,
         fused=True,
     )
-    steps_per_epoch = -(-len(input_ids) // training.batch_size)
+    steps_per_epoch = -(-len(data.input_ids) // training.batch_size)
     total_steps = steps_per_epoch * training.epochs
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(training.warmup_ratio * total_steps), total_steps
     )
     generator = torch.Generator().manual_seed(training.seed)
-
     history: list[EpochMetrics] = []
     best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
     with Progress(
@@ -123,37 +184,38 @@ def train_student(
         for epoch in range(1, training.epochs + 1):
             epoch_started = time.perf_counter()
             model.train()
-            order = _epoch_order(attention_mask, training, generator)
+            order = _epoch_order(data.attention_mask, training, generator)
             losses = []
             for step in range(steps_per_epoch):
                 batch = order[step * training.batch_size : (step + 1) * training.batch_size]
                 # Trim padding to the longest window in this batch.
-                length = int(attention_mask[batch].sum(dim=1).max())
+                length = int(data.attention_mask[batch].sum(dim=1).max())
                 logits = model(
-                    input_ids=input_ids[batch, :length].to(device),
-                    attention_mask=attention_mask[batch, :length].to(device),
+                    input_ids=data.input_ids[batch, :length].to(device),
+                    attention_mask=data.attention_mask[batch, :length].to(device),
                 ).logits
-                target = _sample_outside(targets[batch, :length], training.o_token_keep, generator)
-                loss = _loss(
+                target = sample_outside(
+                    data.targets[batch, :length], training.o_token_keep, generator
+                )
+                batch_loss = loss(
                     logits,
-                    distributions[batch, :length].to(device),
+                    data.distributions[batch, :length].to(device),
                     ignored=(target == IGNORE_INDEX).to(device),
-                    class_weights=class_weights,
+                    class_weights=weights,
                     training=training,
                 )
-                loss.backward()
+                batch_loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
-                losses.append(loss.item())
-                progress.update(task, advance=1, description=f"epoch {epoch} loss {loss:.3f}")
+                losses.append(batch_loss.item())
+                progress.update(task, advance=1, description=f"epoch {epoch} loss {batch_loss:.3f}")
 
             dev_f1 = None
             if dev:
-                predicted = predict(model, tokenizer, [d.text for d in dev], student, device)
-                report = evaluate([d.labels for d in dev], predicted, dev_types)
-                dev_f1 = report.strict[MICRO].f1
+                predicted = predict(model, data.tokenizer, [d.text for d in dev], student, device)
+                dev_f1 = evaluate([d.labels for d in dev], predicted, dev_types).strict[MICRO].f1
             history.append(
                 EpochMetrics(
                     epoch=epoch,
@@ -170,12 +232,24 @@ def train_student(
                 stale += 1
                 if stale >= training.patience:
                     break
-
     model.load_state_dict(best_state)
-    reference_texts = [d.text for d in (dev or labelled[:200])]
+    return history, best_epoch
+
+
+def _save(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    output_dir: Path,
+    source: str,
+    reference: list[Document],
+    student: StudentSettings,
+    device: torch.device,
+) -> None:
+    """Weights, tokenizer and ONNX export, with a card holding the drift reference: the
+    confidences of the student's entities on `reference` texts."""
     confidences = [
         entity.confidence
-        for found in predict(model, tokenizer, reference_texts, student, device)
+        for found in predict(model, tokenizer, [d.text for d in reference], student, device)
         for entity in found.entities
     ]
     card = StudentCard(
@@ -190,56 +264,6 @@ def train_student(
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output_dir / WEIGHTS_DIR)
     export_student(model, tokenizer, card, output_dir)
-    metrics = RunMetrics(
-        source=source,
-        train_documents=len(labelled),
-        train_windows=len(input_ids),
-        dev_documents=len(dev or []),
-        best_epoch=best_epoch,
-        epochs=history,
-        train_seconds=round(time.perf_counter() - started, 1),
-        device=str(device),
-    )
-    (output_dir / "metrics.json").write_text(metrics.model_dump_json(indent=2) + "\n")
-    (output_dir / "config.json").write_text(
-        json.dumps({"student": student.model_dump(), "training": training.model_dump()}, indent=2)
-        + "\n"
-    )
-    return metrics
-
-
-def distil_student(
-    documents: list[Document],
-    output_dir: Path,
-    source: str,
-    dev: list[Document] | None = None,
-    dev_types: dict[EntityType, str] = OUR_TYPES,
-    student: StudentSettings | None = None,
-    training: TrainingSettings | None = None,
-) -> RunMetrics:
-    """Train on a teacher's labels, then self-train (BOND, Liang et al. 2020, with hard labels).
-
-    The teacher's misses are the student's misses too unless it gets to learn from what it
-    generalises to: each round, the mentions the last student finds with confidence at or above
-    the threshold where the teacher found nothing join the labels, and a fresh student trains on
-    them. Early stopping uses the same dev set each round.
-    """
-    student = student or StudentSettings()
-    training = training or TrainingSettings()
-    metrics = train_student(documents, output_dir, source, dev, dev_types, student, training)
-    device = _training_device()
-    for _ in range(training.self_training_rounds):
-        model = load_student(str(output_dir / WEIGHTS_DIR)).to(device)
-        tokenizer = AutoTokenizer.from_pretrained(output_dir)
-        found = predict(model, tokenizer, [d.text for d in documents], student, device)
-        documents = [
-            _with_confident_additions(doc, more.entities, training.self_training_threshold)
-            for doc, more in zip(documents, found, strict=True)
-        ]
-        metrics = train_student(
-            documents, output_dir, f"{source}+self-training", dev, dev_types, student, training
-        )
-    return metrics
 
 
 def _one_drug_per_mention(document: Document) -> Document:
@@ -248,25 +272,6 @@ def _one_drug_per_mention(document: Document) -> Document:
     ]
     labels = one_drug_per_mention(document.text, document.labels)
     return document.model_copy(update={"labels": labels, "readings": readings})
-
-
-def _with_confident_additions(
-    document: Document, found: list[Entity], threshold: float
-) -> Document:
-    labelled = document.labels.entities
-    added = [
-        e
-        for e in found
-        if e.confidence >= threshold
-        and not any(e.start < other.end and other.start < e.end for other in labelled)
-    ]
-
-    def plus_added(labels: Annotations) -> Annotations:
-        entities = sorted([*labels.entities, *added], key=lambda e: e.start)
-        return labels.model_copy(update={"entities": entities})
-
-    readings = document.readings and [plus_added(reading) for reading in document.readings]
-    return document.model_copy(update={"labels": plus_added(document.labels), "readings": readings})
 
 
 @torch.no_grad()
@@ -302,71 +307,6 @@ def _epoch_order(
     lengths = attention_mask.sum(dim=1).tolist()
     return torch.tensor(
         get_length_grouped_indices(lengths, training.batch_size, generator=generator)
-    )
-
-
-def _spans(labels: Annotations) -> list[tuple[int, int, str]]:
-    return [(e.start, e.end, e.type.value) for e in labels.entities]
-
-
-def _target_distributions(
-    windows: Windows, documents: list[Document], targets: torch.Tensor, soft: bool
-) -> torch.Tensor:
-    """Per window token, a distribution over LABELS: the one-hot of `targets`, or with `soft`
-    and documents that keep several teachers' readings, the share of readings per label."""
-    one_hot = torch.nn.functional.one_hot(targets.clamp(min=0), len(LABELS)).float()
-    if not soft or all(doc.readings is None for doc in documents):
-        return one_hot
-    counts = {len(doc.readings or [doc.labels]) for doc in documents}
-    if len(counts) > 1:
-        raise ValueError(f"soft targets need the same number of readings per note, not {counts}")
-    readers = counts.pop()
-    shares = torch.zeros_like(one_hot)
-    for reader in range(readers):
-        spans = [_spans((doc.readings or [doc.labels])[reader]) for doc in documents]
-        labels = torch.tensor(label_windows(windows, spans)).clamp(min=0)
-        shares += torch.nn.functional.one_hot(labels, len(LABELS)).float() / readers
-    return shares
-
-
-def _loss(
-    logits: torch.Tensor,
-    distributions: torch.Tensor,
-    *,
-    ignored: torch.Tensor,
-    class_weights: torch.Tensor,
-    training: TrainingSettings,
-) -> torch.Tensor:
-    """Class-weighted mean over the tokens that count of CE or GCE against target
-    distributions; for one-hot targets, CE is what torch's CrossEntropyLoss(weight=) gives."""
-    kept = ~ignored
-    weighted = distributions[kept] * class_weights
-    if training.loss == "generalised_cross_entropy":
-        per_label = (1 - logits[kept].softmax(-1) ** training.gce_q) / training.gce_q
-    else:
-        per_label = -logits[kept].log_softmax(-1)
-    return (weighted * per_label).sum() / weighted.sum().clamp(min=torch.finfo(torch.float).tiny)
-
-
-def _sample_outside(target: torch.Tensor, keep: float, generator: torch.Generator) -> torch.Tensor:
-    """The batch's targets with all but a random share `keep` of O tokens ignored."""
-    if keep >= 1:
-        return target
-    dropped = (target == LABEL_TO_ID[OUTSIDE]) & (
-        torch.rand(target.shape, generator=generator) >= keep
-    )
-    return target.masked_fill(dropped, IGNORE_INDEX)
-
-
-def _class_weights(targets: torch.Tensor, power: float) -> torch.Tensor:
-    """(frequency of the most common label / frequency of this label) ** power, so rare
-    entity labels are not drowned by O; labels never seen get the largest weight."""
-    counts = Counter(targets[targets != IGNORE_INDEX].tolist())
-    most = max(counts.values())
-    rarest = min(counts.values())
-    return torch.tensor(
-        [(most / counts.get(label, rarest)) ** power for label in range(len(LABELS))],
-        dtype=torch.float,
     )
 
 

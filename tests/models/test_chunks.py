@@ -1,7 +1,7 @@
 from models.chunks import chunk_spans, join_chunks
 from models.labels import EntityType
 from models.spans import AdePair, Annotations, Entity
-from trainer.demo_corpus import demo_notes
+from streams.ops.demo_corpus import demo_notes
 
 
 def long_note() -> str:

@@ -2,9 +2,17 @@ import itertools
 
 import numpy as np
 
-from models.decoding import best_label_paths, decode_entities, pair_adverse_events
+from models.decoding import best_label_paths, labelled_entities, pair_adverse_events
 from models.labels import LABEL_TO_ID, LABELS, EntityType
 from models.spans import Entity
+
+
+def decode_entities(text: str, spans: dict, probabilities: dict) -> list[Entity]:
+    """Words in note order along the best valid BIO path, as decode_windows takes them."""
+    words = sorted(probabilities)
+    stacked = np.stack([probabilities[word] for word in words])
+    (path,) = best_label_paths([stacked])
+    return labelled_entities(text, [spans[word] for word in words], stacked, path)
 
 
 def one_hot(label: str, score: float = 0.9) -> np.ndarray:

@@ -10,7 +10,7 @@ from models.export import export_student, quantize_student
 from models.network import build_student
 from models.onnx_student import OnnxStudent
 from models.settings import ExportSettings, InferenceSettings, Precision
-from trainer.demo_corpus import long_demo_note
+from streams.ops.demo_corpus import long_demo_note
 from trainer.evaluate import MICRO, evaluate
 
 

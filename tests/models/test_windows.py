@@ -4,7 +4,7 @@ from transformers import AutoTokenizer
 from models.labels import IGNORE_INDEX, LABEL_TO_ID
 from models.settings import DEFAULT_BACKBONE
 from models.windows import encode_windows, first_subword_positions, label_windows, word_spans
-from trainer.demo_corpus import long_demo_note
+from streams.ops.demo_corpus import long_demo_note
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,21 @@
 import time
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from models.messages import AdverseDrugEvent, DeadLetter, Extraction
+from streams import topics
 
 
 async def exchange(kafka, notes, extra_payloads, expected_letters, timeout_s=120.0):
-    consumer = AIOKafkaConsumer(
+    consumer = topics.consumer(
+        kafka,
         kafka.entities_topic,
         kafka.ade_topic,
         kafka.dead_letter_topic,
-        bootstrap_servers=kafka.bootstrap,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    producer = topics.producer(kafka)
     await consumer.start()
     await producer.start()
     extractions, ades, letters = {}, [], []
@@ -67,8 +67,7 @@ def worker_metrics(runtime, port=None) -> dict[tuple[str, tuple], float]:
 
 async def produce(kafka, records, max_request_size=16 * 1024 * 1024):
     """(key, value) pairs to the notes topic -> where each landed, (partition, offset)."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap,
-                                max_request_size=max_request_size)  # fmt: skip
+    producer = topics.producer(kafka, max_request_size=max_request_size)  # fmt: skip
     await producer.start()
     try:
         sent = [await producer.send(kafka.notes_topic, value, key=key) for key, value in records]
@@ -85,8 +84,7 @@ class Outcomes:
         self.extractions: dict[tuple[int, int], list[Extraction]] = {}
         self.letters: dict[tuple[int, int], list[DeadLetter]] = {}
         self.arrivals: list[float] = []  # monotonic time of each Extraction
-        self.consumer = AIOKafkaConsumer(
-            kafka.entities_topic, kafka.dead_letter_topic, bootstrap_servers=kafka.bootstrap,
+        self.consumer = topics.consumer(kafka, kafka.entities_topic, kafka.dead_letter_topic,
             auto_offset_reset="earliest", fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )  # fmt: skip

@@ -4,11 +4,11 @@ import json
 import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fhir.resources.R4B.bundle import Bundle
 
 from models.formats import NoteFormat, parse_note
 from models.messages import DeadLetter, Extraction
+from streams import topics
 from tests.hospital_messages import (
     FHIR_SPEC_EXAMPLES,
     INVALID_FHIR,
@@ -41,11 +41,11 @@ async def test_every_hospital_message_yields_one_extraction_or_one_dead_letter(
 ):
     kafka = runtime.kafka
     sent = messages(kafka)
-    consumer = AIOKafkaConsumer(
-        kafka.entities_topic, kafka.dead_letter_topic, kafka.fhir_topic,
-        bootstrap_servers=kafka.bootstrap, auto_offset_reset="earliest",
+    consumer = topics.consumer(
+        kafka, kafka.entities_topic, kafka.dead_letter_topic, kafka.fhir_topic,
+        auto_offset_reset="earliest",
     )  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    producer = topics.producer(kafka)
     await consumer.start()
     await producer.start()
     outcomes: dict[tuple[str, int, int], list[Extraction | DeadLetter]] = {}

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from models.messages import ClinicalNote
+from streams.ops.demo_corpus import demo_notes, long_demo_note
 from tests.streams.kafka_helpers import exchange, worker_metrics
-from trainer.demo_corpus import demo_notes, long_demo_note
 
 pytestmark = pytest.mark.integration
 

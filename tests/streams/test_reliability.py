@@ -16,12 +16,14 @@ import httpx
 import pytest
 
 from models.messages import ClinicalNote
-from streams.runtime import free_port, worker_service
+from streams.ops.demo_corpus import demo_notes
+from streams.ops.runtime import worker_service
+from streams.ops.services import free_port
+from streams.repository import ModelRepository
 from streams.settings import LoopSettings, WorkerSettings
+from streams.topics import note_topics
 from tests.conftest import embedded_runtime
 from tests.streams.kafka_helpers import Outcomes, produce, worker_metrics
-from trainer.demo_corpus import demo_notes
-from trainer.versions import publish_version
 
 pytestmark = pytest.mark.integration
 
@@ -222,7 +224,7 @@ async def test_two_workers_share_the_notes_and_one_killed_loses_none(runtime):
 
 async def until_both_own_partitions(runtime, second_port, timeout_s=120):
     deadline = time.monotonic() + timeout_s
-    wanted = runtime.kafka.partitions * len(runtime.kafka.note_topics)
+    wanted = runtime.kafka.partitions * len(note_topics(runtime.kafka))
     while True:
         owned = [worker_metrics(runtime, port)[("clinstream_assigned_partitions", ())]
                  for port in (runtime.worker.metrics_port, second_port)]  # fmt: skip
@@ -300,7 +302,7 @@ class TritonPythonModel(_served.TritonPythonModel):
 @pytest.fixture(scope="module")
 def failing_runtime(tmp_path_factory, tiny_student):
     repository = tmp_path_factory.mktemp("failing-repo")
-    publish_version(tiny_student, repository)
+    ModelRepository(repository, "student").publish(tiny_student)
     version = repository / "student" / "1"
     (version / "model.py").rename(version / "served_model.py")
     (version / "model.py").write_text(FAILING_MODEL)

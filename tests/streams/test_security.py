@@ -11,7 +11,7 @@ import tritonclient.grpc as triton_grpc
 import tritonclient.http as triton_http
 from tritonclient.utils import InferenceServerException
 
-from streams.settings import TRITON_ADMIN_HEADER, triton_admin_key
+from streams.repository import ADMIN_HEADER, admin_key
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def test_triton_refuses_to_load_or_unload_models_without_the_admin_key(runtime):
 
     client = triton_http.InferenceServerClient(f"{triton.host}:{triton.http_port}")
     assert client.is_model_ready(triton.model_name)  # health stays open, and it still serves
-    key = {TRITON_ADMIN_HEADER: triton_admin_key(triton, runtime.runtime)}
+    key = {ADMIN_HEADER: admin_key(triton, runtime.runtime)}
     client.load_model(triton.model_name, headers=key)  # the key opens the admin API
     assert client.is_model_ready(triton.model_name)
 

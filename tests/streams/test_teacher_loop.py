@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 import tritonclient.http as triton_http
-from aiokafka import AIOKafkaConsumer
 
 from models.messages import ClinicalNote, Decision, DriftReport
 from models.pairing import PairModel
 from models.settings import StudentSettings
-from streams.retrain import retrain, rollback
+from streams import topics
+from streams.ops.demo_corpus import demo_notes
+from streams.ops.promotion import retrain, rollback
+from streams.repository import ModelRepository
 from streams.settings import LoopSettings
 from tests.conftest import embedded_runtime
 from tests.streams.kafka_helpers import exchange, worker_metrics
 from trainer.corpora import Document
-from trainer.demo_corpus import demo_notes
 from trainer.settings import TrainingSettings
 from trainer.train import train_student
-from trainer.versions import MODEL_NAME, publish_version, versions
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def degraded_repository(tmp_path_factory, tiny_backbone, teacher) -> Path:
         training=TrainingSettings(epochs=1, learning_rate=1e-9),
     )  # fmt: skip
     repository = tmp_path_factory.mktemp("loop-repo")
-    publish_version(run, repository)
+    ModelRepository(repository, "student").publish(run)
     return repository
 
 
@@ -70,7 +70,7 @@ def wait_for(condition, what: str, timeout_s: float = 90.0):
 
 
 async def latest_drift_report(kafka) -> DriftReport:
-    consumer = AIOKafkaConsumer(kafka.drift_topic, bootstrap_servers=kafka.bootstrap,
+    consumer = topics.consumer(kafka, kafka.drift_topic, 
                                 auto_offset_reset="earliest")  # fmt: skip
     await consumer.start()
     try:
@@ -108,12 +108,12 @@ async def test_drift_retrain_promote_serve_and_reject(loop_runtime, tiny_backbon
 
     # The serving version pairs with a learned model; the candidate inherits it.
     pairing = PairModel(weights={"order=effect_first": 1.0}, bias=0.1, trained_on="made up")
-    pairing.save(triton.model_repository / MODEL_NAME / "1")
+    pairing.save(ModelRepository.of(triton).version_dir(1))
     publish = []
     decision = await asyncio.to_thread(retrain, LOOP, triton, data, publish.append)
     assert decision.decision == Decision.PROMOTED, decision.reason
-    assert decision.candidate_version == 2 and versions(triton.model_repository) == [1, 2]
-    assert PairModel.load(triton.model_repository / MODEL_NAME / "2") == pairing
+    assert decision.candidate_version == 2 and ModelRepository.of(triton).versions() == [1, 2]
+    assert PairModel.load(ModelRepository.of(triton).version_dir(2)) == pairing
     assert decision.candidate_f1["micro"] > decision.current_f1.get("micro", 0.0)
     client = triton_http.InferenceServerClient(f"{triton.host}:{triton.http_port}")
     assert client.is_model_ready(triton.model_name, "2")
@@ -128,10 +128,10 @@ async def test_drift_retrain_promote_serve_and_reject(loop_runtime, tiny_backbon
     worse = await asyncio.to_thread(retrain, LOOP, triton, data, publish.append)
     assert worse.decision == Decision.REJECTED, worse.reason
     assert "worse" in worse.reason
-    assert versions(triton.model_repository) == [1, 2]
+    assert ModelRepository.of(triton).versions() == [1, 2]
 
     back = await asyncio.to_thread(rollback, triton, data, publish.append)
     assert (back.decision, back.serving_version) == (Decision.ROLLED_BACK, 1)
-    assert versions(triton.model_repository) == [1]
+    assert ModelRepository.of(triton).versions() == [1]
     assert [d.decision for d in publish] == [Decision.PROMOTED, Decision.REJECTED,
                                              Decision.ROLLED_BACK]  # fmt: skip

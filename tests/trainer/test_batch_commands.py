@@ -5,10 +5,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli import app
-from trainer.demo_corpus import demo_notes
+from streams.ops.cli import app
+from streams.ops.demo_corpus import demo_notes
+from streams.repository import ModelRepository
 from trainer.teachers.lexicon import LexiconTeacher
-from trainer.versions import versions
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
     assert (run_dir / "model.onnx").is_file()
 
     run("export", str(run_dir), "--repository", str(repo))
-    assert versions(repo) == [1]
+    assert ModelRepository(repo, "student").versions() == [1]
 
     extractions = tmp_path / "extractions.jsonl"
     run("extract", "--model", str(run_dir), "--input", str(notes_path), "--output",

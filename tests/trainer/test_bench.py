@@ -2,13 +2,9 @@ import json
 
 import pytest
 
-from trainer.bench import (
-    _teacher_labels,
-    _trained,
-    llm_markdown_table,
-    markdown_table,
-    run_llm_teacher_benchmark,
-)
+from trainer.bench.accuracy import _teacher_labels, accuracy_table
+from trainer.bench.llm import llm_table, run_llm_teacher_benchmark
+from trainer.bench.runs import trained
 from trainer.settings import TrainingSettings
 from trainer.train import RunMetrics
 
@@ -35,11 +31,11 @@ def test_resume_keeps_a_finished_student_only_under_the_same_settings(tmp_path, 
                           train_seconds=len(trainings), device="cpu")  # fmt: skip
 
     monkeypatch.setenv("CLINSTREAM_TRAIN_EPOCHS", "2")
-    first = _trained(tmp_path, resume=True, train=train)
-    assert _trained(tmp_path, resume=True, train=train) == first
-    assert _trained(tmp_path, resume=False, train=train).train_seconds == 2
+    first = trained(tmp_path, resume=True, train=train)
+    assert trained(tmp_path, resume=True, train=train) == first
+    assert trained(tmp_path, resume=False, train=train).train_seconds == 2
     monkeypatch.setenv("CLINSTREAM_TRAIN_EPOCHS", "1")
-    assert _trained(tmp_path, resume=True, train=train).train_seconds == 3
+    assert trained(tmp_path, resume=True, train=train).train_seconds == 3
     assert trainings == [2, 2, 1]
 
 
@@ -50,7 +46,7 @@ def test_table_rows_give_differences_and_the_footer_records_device_and_settings(
                 "ade_pairs": {**score, "support": 0}}  # fmt: skip
 
     runs = ["distilled student", "supervised student (PHEE)"]
-    table = markdown_table({
+    table = accuracy_table({
         "results": {model: {"PHEE": report(f1)} for model, f1 in
                     [("lexicon teacher", 0.5), ("distilled student", 0.6),
                      ("supervised student", 0.9)]},
@@ -137,7 +133,7 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     assert direct["teacher"]["relation sentences"]["strict"]["ade"]["f1"] == 1.0
     assert set(direct["student"]) == {"relation sentences", "all sentences"}
     assert summary["phee_synthetic"]["sentences"] == 16
-    table = llm_markdown_table(summary)
+    table = llm_table(summary)
     assert "| gpt41nano_direct | relation sentences | ade | 1.000 (1.000) |" in table
     assert "PHEE dev, student trained on 16 LLM-written sentences alone" in table
     # The learned pairing leaves out the second drug that the nearest-drug rule can pick.

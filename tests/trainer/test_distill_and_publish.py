@@ -5,11 +5,12 @@ from models.card import ONNX_FILE, StudentCard
 from models.labels import IGNORE_INDEX, LABEL_TO_ID, OUTSIDE, EntityType
 from models.settings import StudentSettings
 from models.spans import Annotations, Entity
+from streams.ops.demo_corpus import demo_notes
+from streams.repository import ModelRepository
 from tests.conftest import TINY_TRAINING
 from trainer.corpora import Document
-from trainer.demo_corpus import demo_notes
-from trainer.train import _sample_outside, _with_confident_additions, distil_student
-from trainer.versions import MODEL_NAME, publish_version, versions
+from trainer.distil import distil_student, with_confident_additions
+from trainer.targets import sample_outside
 
 
 def test_distilled_student_directory_is_self_contained(tiny_student):
@@ -21,11 +22,11 @@ def test_distilled_student_directory_is_self_contained(tiny_student):
 
 
 def test_publish_adds_the_next_version_with_the_backend_entry_point(tiny_student, tmp_path):
-    assert versions(tmp_path) == []
-    assert publish_version(tiny_student, tmp_path) == 1
-    assert publish_version(tiny_student, tmp_path) == 2
-    model_dir = tmp_path / MODEL_NAME
-    assert versions(tmp_path) == [1, 2]
+    assert ModelRepository(tmp_path, "student").versions() == []
+    assert ModelRepository(tmp_path, "student").publish(tiny_student) == 1
+    assert ModelRepository(tmp_path, "student").publish(tiny_student) == 2
+    model_dir = tmp_path / "student"
+    assert ModelRepository(tmp_path, "student").versions() == [1, 2]
     assert (model_dir / "config.pbtxt").is_file()
     for version in ("1", "2"):
         assert (model_dir / version / "model.py").is_file()
@@ -35,7 +36,7 @@ def test_publish_adds_the_next_version_with_the_backend_entry_point(tiny_student
 
 def test_publish_refuses_a_directory_that_is_not_a_student(tmp_path):
     with pytest.raises(FileNotFoundError, match="not an exported student"):
-        publish_version(tmp_path, tmp_path / "repo")
+        ModelRepository(tmp_path / "repo", "student").publish(tmp_path)
 
 
 def test_self_training_adds_confident_student_mentions_to_the_teacher_labels(
@@ -73,15 +74,15 @@ def test_confident_additions_never_overlap_a_teacher_mention():
         Entity(type=EntityType.DISEASE, start=11, end=33, text=text[11:33], confidence=0.99),
         Entity(type=EntityType.SYMPTOM, start=27, end=33, text="nausea", confidence=0.6),
     ]
-    merged = _with_confident_additions(document, found, threshold=0.9)
+    merged = with_confident_additions(document, found, threshold=0.9)
     assert [(e.start, e.end) for e in merged.labels.entities] == [(0, 4), (11, 22)]
 
 
 def test_outside_sampling_ignores_only_o_tokens():
     target = torch.tensor([[LABEL_TO_ID[OUTSIDE]] * 200 + [LABEL_TO_ID["B-DRUG"]] * 50])
     generator = torch.Generator().manual_seed(0)
-    assert torch.equal(_sample_outside(target, 1.0, generator), target)
-    sampled = _sample_outside(target, 0.5, generator)
+    assert torch.equal(sample_outside(target, 1.0, generator), target)
+    sampled = sample_outside(target, 0.5, generator)
     assert torch.equal(sampled[0, 200:], target[0, 200:])
     assert 60 < int((sampled[0, :200] == IGNORE_INDEX).sum()) < 140
 
@@ -95,7 +96,7 @@ def test_confident_additions_join_every_teachers_reading_too():
     empty = Annotations(entities=[], ade_pairs=[])
     document = Document(doc_id="n", text=text, labels=reading, readings=[reading, empty])
     rash = Entity(type=EntityType.SYMPTOM, start=0, end=4, text="rash", confidence=0.95)
-    merged = _with_confident_additions(document, [rash], threshold=0.9)
+    merged = with_confident_additions(document, [rash], threshold=0.9)
     assert [[e.text for e in r.entities] for r in merged.readings] == [
         ["rash", "amoxicillin"], ["rash"]
     ]  # fmt: skip

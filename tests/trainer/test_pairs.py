@@ -10,7 +10,7 @@ from models.labels import EntityType
 from models.onnx_student import OnnxStudent
 from models.pairing import PAIRING_FILE, PairModel
 from models.spans import AdePair, Annotations, Entity
-from streams.cli import app
+from streams.ops.cli import app
 from tests.trainer.test_bench import write_made_up_corpora
 from trainer.corpora import Document
 from trainer.evaluate import evaluate

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from models.labels import EntityType
-from streams.cli import app
+from streams.ops.cli import app
 from trainer.batch import read_extractions, read_votes, write_extractions
 from trainer.combine import vote
 from trainer.corpora import CorpusFormat, Document, read_corpus

@@ -11,7 +11,8 @@ from models.windows import encode_windows, label_windows
 from tests.conftest import TINY_TRAINING
 from trainer.corpora import Document
 from trainer.settings import TrainingSettings
-from trainer.train import _epoch_order, _loss, _target_distributions, train_student
+from trainer.targets import loss, target_distributions
+from trainer.train import _epoch_order, train_student
 
 TEXT = "severe rash after amoxicillin"
 
@@ -47,7 +48,7 @@ def _word_rows(targets: torch.Tensor) -> torch.Tensor:
 def test_soft_targets_are_each_words_share_of_teacher_labels(tiny_backbone):
     documents = [Document(doc_id="n", text=TEXT, labels=READINGS[0], readings=READINGS)]
     windows, targets = _windows_and_targets(tiny_backbone, documents)
-    shares = _target_distributions(windows, documents, targets, soft=True)
+    shares = target_distributions(windows, documents, targets, soft=True)
     severe, rash, after, drug = (shares[0, row] for row in _word_rows(targets))
     third, two_thirds = pytest.approx(1 / 3, abs=1e-6), pytest.approx(2 / 3, abs=1e-6)
     assert severe[LABEL_TO_ID["B-ADE"]] == third and severe[LABEL_TO_ID[OUTSIDE]] == two_thirds
@@ -61,7 +62,7 @@ def test_soft_targets_are_each_words_share_of_teacher_labels(tiny_backbone):
 def test_without_soft_targets_the_vote_is_one_hot(tiny_backbone):
     documents = [Document(doc_id="n", text=TEXT, labels=READINGS[1], readings=READINGS)]
     windows, targets = _windows_and_targets(tiny_backbone, documents)
-    one_hot = _target_distributions(windows, documents, targets, soft=False)
+    one_hot = target_distributions(windows, documents, targets, soft=False)
     rows = _word_rows(targets)
     assert torch.equal(one_hot[0, rows].argmax(-1), targets[0, rows])
     assert torch.equal(one_hot[0, rows].sum(-1), torch.ones(len(rows)))
@@ -74,7 +75,7 @@ def test_notes_with_different_numbers_of_readings_are_refused(tiny_backbone):
     ]
     windows, targets = _windows_and_targets(tiny_backbone, documents)
     with pytest.raises(ValueError, match="same number of readings"):
-        _target_distributions(windows, documents, targets, soft=True)
+        target_distributions(windows, documents, targets, soft=True)
 
 
 def test_cross_entropy_on_one_hot_targets_is_torchs_weighted_cross_entropy():
@@ -83,7 +84,7 @@ def test_cross_entropy_on_one_hot_targets_is_torchs_weighted_cross_entropy():
     targets = torch.randint(0, len(LABELS), (2, 7), generator=generator)
     targets[0, :2] = IGNORE_INDEX
     weights = torch.rand(len(LABELS), generator=generator) + 0.5
-    ours = _loss(
+    ours = loss(
         logits,
         torch.nn.functional.one_hot(targets.clamp(min=0), len(LABELS)).float(),
         ignored=targets == IGNORE_INDEX,
@@ -104,8 +105,8 @@ def test_generalised_cross_entropy_bounds_the_cost_of_a_confident_wrong_label():
     kwargs = {"ignored": torch.zeros(1, 1, dtype=torch.bool),
               "class_weights": torch.ones(len(LABELS))}  # fmt: skip
     gce = TrainingSettings(loss="generalised_cross_entropy", gce_q=0.7)
-    assert _loss(logits, wrong, training=gce, **kwargs).item() == pytest.approx(1 / 0.7)
-    assert _loss(logits, wrong, training=TrainingSettings(), **kwargs).item() > 50
+    assert loss(logits, wrong, training=gce, **kwargs).item() == pytest.approx(1 / 0.7)
+    assert loss(logits, wrong, training=TrainingSettings(), **kwargs).item() > 50
 
 
 def test_a_student_trains_on_soft_targets_with_generalised_cross_entropy(

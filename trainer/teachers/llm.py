@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.backoff import delays
 from models.context import mark_negated
 from models.decoding import sentence_index
 from models.labels import EntityType
@@ -183,13 +184,12 @@ class LlmTeacher:
                 {"role": "user", "content": self.redactor.redact(text) if self.redactor else text},
             ],
         }
-        delay = self.settings.backoff_s
+        waits = delays(self.settings.backoff_s)
         problem = ""
         for attempt in range(self.settings.max_retries + 1):
             if attempt:
                 self.usage.retries += 1
-                await asyncio.sleep(delay)
-                delay *= 2
+                await asyncio.sleep(next(waits))
             started = time.perf_counter()
             try:
                 response = await client.post("chat/completions", json=request)

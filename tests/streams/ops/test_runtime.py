@@ -9,7 +9,8 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from streams.runtime import ServiceError, as_env, broker_service, free_port, triton_service
+from streams.ops.runtime import broker_service, triton_service
+from streams.ops.services import ServiceError, as_env, free_port
 from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings
 
 
@@ -46,7 +47,7 @@ def test_up_serves_until_sigterm_then_stops_its_children(tmp_path):
         "CLINSTREAM_DATA_DIR": str(tmp_path),
     }
     up = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "up", "--only", "broker"],
+        [sys.executable, "-m", "streams.ops.cli", "up", "--only", "broker"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -91,7 +92,7 @@ def triton_command(tmp_path, model_repository, device: str) -> list[str]:
 def test_triton_serves_the_gpu_config_where_a_gpu_and_cuda_build_are(
     tmp_path, model_repository, monkeypatch, device, cuda, gpu_config
 ):
-    monkeypatch.setattr("streams.runtime.cuda_ready", lambda: cuda)
+    monkeypatch.setattr("streams.ops.runtime.cuda_ready", lambda: cuda)
     command = triton_command(tmp_path, model_repository, device)
     assert ("--model-config-name=gpu" in command) == gpu_config
 
@@ -99,7 +100,7 @@ def test_triton_serves_the_gpu_config_where_a_gpu_and_cuda_build_are(
 def test_asking_for_a_gpu_where_none_is_says_what_to_install(
     tmp_path, model_repository, monkeypatch
 ):
-    monkeypatch.setattr("streams.runtime.cuda_ready", lambda: False)
+    monkeypatch.setattr("streams.ops.runtime.cuda_ready", lambda: False)
     with pytest.raises(ServiceError, match=r"\[gpu\] extra"):
         triton_command(tmp_path, model_repository, "gpu")
 

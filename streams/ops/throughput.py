@@ -14,14 +14,16 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
 
 from models.messages import ClinicalNote, Extraction
 from models.onnx_student import OnnxStudent
 from models.settings import InferenceSettings
 from models.spans import Annotations
-from streams.runtime import EmbeddedRuntime, free_port
+from streams.ops.runtime import EmbeddedRuntime
+from streams.ops.services import free_port
+from streams.repository import ModelRepository
 from streams.settings import (
     KafkaSettings,
     LoopSettings,
@@ -29,7 +31,8 @@ from streams.settings import (
     TritonSettings,
     WorkerSettings,
 )
-from trainer.bench import (
+from streams.topics import consumer, encode, producer
+from trainer.bench.speed import (
     InProcess,
     VariantResult,
     device_description,
@@ -37,7 +40,6 @@ from trainer.bench import (
     run_in_process,
 )
 from trainer.teachers.llm import LlmSettings, estimated_tokens
-from trainer.versions import publish_version
 
 
 class EndToEnd(BaseModel):
@@ -102,27 +104,25 @@ async def exchange(kafka: KafkaSettings, texts: list[str], rate: float | None) -
     Extractions; returns the seconds from the first send to the last Extraction, and them."""
     run = uuid.uuid4().hex[:8]
     notes = [ClinicalNote(note_id=f"bench-{run}-{i}", text=text) for i, text in enumerate(texts)]
-    consumer = AIOKafkaConsumer(kafka.entities_topic, bootstrap_servers=kafka.bootstrap,
-                                auto_offset_reset="latest", **kafka.client_options())  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, **kafka.client_options())
-    await consumer.start()
-    await producer.start()
+    entities = consumer(kafka, kafka.entities_topic, auto_offset_reset="latest")
+    notes_out = producer(kafka)
+    await entities.start()
+    await notes_out.start()
     found: dict[str, Extraction] = {}
     try:
-        await _assigned(consumer)
+        await _assigned(entities)
 
         async def produce() -> None:
             for i, note in enumerate(notes):
                 if rate is not None:
                     await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-                await producer.send(kafka.notes_topic, note.model_dump_json().encode(),
-                                    key=note.note_id.encode())  # fmt: skip
-            await producer.flush()
+                await notes_out.send(kafka.notes_topic, encode(note), key=note.note_id.encode())
+            await notes_out.flush()
 
         started = time.perf_counter()
         sending = asyncio.create_task(produce())
         while len(found) < len(notes):
-            for records in (await consumer.getmany(timeout_ms=500)).values():
+            for records in (await entities.getmany(timeout_ms=500)).values():
                 for record in records:
                     extraction = Extraction.model_validate_json(record.value)
                     if extraction.note_id.startswith(f"bench-{run}-"):
@@ -130,8 +130,8 @@ async def exchange(kafka: KafkaSettings, texts: list[str], rate: float | None) -
         seconds = time.perf_counter() - started
         await sending
     finally:
-        await producer.stop()
-        await consumer.stop()
+        await notes_out.stop()
+        await entities.stop()
     return seconds, [found[note.note_id] for note in notes]
 
 
@@ -201,7 +201,7 @@ def run_throughput_benchmark(
     tokens = before.note_tokens
     repository = workdir / "repository"
     shutil.rmtree(repository, ignore_errors=True)
-    publish_version(student_dir, repository)
+    ModelRepository(repository, TritonSettings().model_name).publish(student_dir)
     runtime = EmbeddedRuntime(
         kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),
         triton=TritonSettings(
@@ -243,7 +243,7 @@ def run_throughput_benchmark(
     )
 
 
-def markdown_table(result: Throughput) -> str:
+def throughput_table(result: Throughput) -> str:
     """The README's table: both paths, then each inference variant against the baseline."""
     lines = [
         "| path | load | notes/s | note tokens/s | latency p50 / p99 |",

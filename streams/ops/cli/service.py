@@ -1,0 +1,114 @@
+"""Commands that run or steer the service: demo, up, worker, schemas, retrain, rollback, purge."""
+
+import signal
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from streams.ops.cli.common import configure_logging, console
+
+commands = typer.Typer()
+
+
+@commands.command()
+def demo() -> None:
+    """Distil a student if none exists, start everything, stream demo notes, print results."""
+    from streams.ops.demo import run_demo
+
+    configure_logging()
+    if not run_demo(console):
+        console.print("[red]some notes produced neither an Extraction nor a dead letter[/]")
+        raise typer.Exit(1)
+
+
+@commands.command()
+def up(
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Start only these of: broker, triton, worker (repeatable)."),
+    ] = None,
+) -> None:
+    """Start the broker, tritonserver and the Faust worker; stop them on Ctrl-C or SIGTERM."""
+    from streams.ops.runtime import SERVICES, EmbeddedRuntime
+
+    configure_logging()
+    runtime = EmbeddedRuntime(only=tuple(only) if only else SERVICES)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        runtime.start()
+        console.print(
+            f"clinstream is up ({', '.join(runtime.only)}): broker {runtime.kafka.bootstrap}, "
+            f"Triton {runtime.triton.grpc_url}, worker metrics on "
+            f":{runtime.worker.metrics_port}. Logs in {runtime.runtime.log_dir}. Ctrl-C to stop."
+        )
+        signal.pause()
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        runtime.stop()
+
+
+@commands.command()
+def worker() -> None:
+    """Run the Faust extraction worker in the foreground (what `up` starts)."""
+    from streams.app import run_worker
+
+    run_worker()
+
+
+@commands.command()
+def schemas() -> None:
+    """Regenerate the JSON Schemas of the messages under models/jsonschema/."""
+    from models.messages import write_json_schemas
+
+    for path in write_json_schemas():
+        console.print(f"wrote {path}")
+
+
+@commands.command()
+def retrain() -> None:
+    """Train a candidate on the stored teacher labels; promote it only if it is no worse."""
+    from streams.ops.promotion import publish_decision
+    from streams.ops.promotion import retrain as run_retrain
+    from streams.settings import LoopSettings, RuntimeSettings, TritonSettings
+
+    configure_logging()
+    decision = run_retrain(LoopSettings(), TritonSettings(), RuntimeSettings(), publish_decision)
+    console.print(decision.model_dump_json(indent=2))
+
+
+@commands.command()
+def rollback() -> None:
+    """Retire the newest student version; Triton serves the previous one."""
+    from streams.ops.promotion import publish_decision
+    from streams.ops.promotion import rollback as run_rollback
+    from streams.settings import RuntimeSettings, TritonSettings
+
+    configure_logging()
+    decision = run_rollback(TritonSettings(), RuntimeSettings(), publish_decision)
+    console.print(decision.model_dump_json(indent=2))
+
+
+@commands.command()
+def purge(
+    note_id: Annotated[str | None, typer.Option(help="Remove this note's rows.")] = None,
+    patient_id: Annotated[str | None, typer.Option(help="Remove this patient's rows.")] = None,
+) -> None:
+    """Remove a note's or a patient's samples from the label store (a data-subject request).
+
+    Notes already in Kafka topics age out with the topics' retention.
+    """
+    from streams.label_store import LabelStore
+    from streams.settings import LoopSettings, RuntimeSettings
+
+    store = LabelStore(RuntimeSettings().label_store, LoopSettings().retention_days)
+    try:
+        deleted = store.purge(note_id=note_id, patient_id=patient_id)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    console.print(f"removed {deleted} label-store row(s) from {store.path}")

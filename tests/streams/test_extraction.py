@@ -1,0 +1,94 @@
+"""BatchProcessor in process: a fake student and in-memory topics, no broker or Triton.
+
+The integration tests cover the wiring; these cover what a batch becomes: one outcome per
+message, whatever else is in the batch."""
+
+import json
+from types import SimpleNamespace
+
+from models.labels import EntityType
+from models.messages import DeadLetter, DeadLetterReason, Extraction
+from models.spans import Annotations, Entity
+from streams.extraction import BatchProcessor, OutputTopics
+from streams.sampling import Sampler
+from streams.settings import TritonSettings, WorkerSettings
+from streams.triton_client import StudentResult
+
+NOTES_TOPIC = "clinical.notes"
+
+
+class FakeStudent:
+    """Finds "aspirin"; fails any request holding a poisoned text, as Triton does."""
+
+    def __init__(self) -> None:
+        self.requests: list[int] = []
+
+    async def extract(self, texts: list[str]) -> StudentResult:
+        self.requests.append(len(texts))
+        if any("POISON" in text for text in texts):
+            raise RuntimeError("the model failed")
+        return StudentResult([self._read(text) for text in texts], "3", 0.01)
+
+    @staticmethod
+    def _read(text: str) -> Annotations:
+        start = text.find("aspirin")
+        found = [] if start < 0 else [
+            Entity(type=EntityType.DRUG, start=start, end=start + 7, text="aspirin",
+                   confidence=0.9)
+        ]  # fmt: skip
+        return Annotations(entities=found, ade_pairs=[])
+
+    async def ready(self) -> bool:
+        return True
+
+    async def wait_until_ready(self) -> None: ...
+
+
+class Topic:
+    """An in-memory topic: what was sent, decoded."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.sent: list = []
+
+    async def send(self, key: bytes | None = None, value: bytes = b"") -> None:
+        self.sent.append(self.model.model_validate_json(value))
+
+
+def event(value: bytes, offset: int) -> SimpleNamespace:
+    message = SimpleNamespace(topic=NOTES_TOPIC, partition=0, offset=offset, timestamp=0.0,
+                              incref=lambda: None)  # fmt: skip
+    happened = SimpleNamespace(value=value, message=message, acked=False)
+    happened.ack = lambda: setattr(happened, "acked", True)
+    return happened
+
+
+def note(note_id: str, text: str) -> bytes:
+    return json.dumps({"note_id": note_id, "text": text}).encode()
+
+
+async def test_a_batch_ends_in_one_outcome_per_message_beside_poison_and_garbage():
+    entities, letters = Topic(Extraction), Topic(DeadLetter)
+    topics = OutputTopics(entities=entities, ade=Topic(Extraction), dead_letters=letters,
+                          teacher_requests=Topic(Extraction))  # fmt: skip
+    student = FakeStudent()
+    processor = BatchProcessor(
+        student, topics, {NOTES_TOPIC: "json"}, WorkerSettings(batch_size=4),
+        TritonSettings(retries=0), Sampler(0.0, 0.0, 0),
+    )  # fmt: skip
+    events = [
+        event(note("a", "Took aspirin daily."), 0),
+        event(note("b", "POISON in the text."), 1),
+        event(b'{"note_id": "c", "text": ', 2),
+        event(note("d", "No medication."), 3),
+    ]
+    await processor.process(events)
+    assert [x.note_id for x in entities.sent] == ["a", "d"]
+    assert [e.text for e in entities.sent[0].entities] == ["aspirin"]
+    assert entities.sent[0].model_version == "3"
+    assert {(x.note_id, x.reason) for x in letters.sent} == {
+        ("b", DeadLetterReason.INFERENCE_FAILED), (None, DeadLetterReason.INVALID_JSON)
+    }  # fmt: skip
+    assert all(e.acked for e in events)  # every offset can be committed
+    # The batch failed whole, then split until the poisoned note failed alone.
+    assert student.requests[0] == 3 and student.requests[-1] == 1

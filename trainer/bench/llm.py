@@ -1,0 +1,202 @@
+"""The LLM suite: recorded LLM teachers and the students distilled from them on ADE Corpus, a
+student of LLM-written PHEE sentences, and drug→ADE pairing methods (bench/llm-teachers.md)."""
+
+import json
+import re
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from models.onnx_student import OnnxStudent
+from models.spans import Annotations
+from trainer.bench.runs import device_name, recipe, split, trained
+from trainer.corpora import CorpusFormat, Document, read_corpus
+from trainer.distil import distil_student
+from trainer.evaluate import SCORED_TYPES, evaluate
+from trainer.pairs import fit_pair_model, pairing_on_gold_mentions, repaired
+from trainer.settings import TrainingSettings
+from trainer.teachers.recorded import RecordedSettings, RecordedTeacher
+from trainer.train import train_student
+
+ADE_PROMPTS = ("gpt41nano_direct", "gpt41nano_enhanced", "gpt41nano_dspy")
+
+
+def llm_teachers(
+    train: Path, prompts: tuple[str, ...] = ADE_PROMPTS
+) -> dict[str, RecordedSettings]:
+    """Each recorded prompt alone, all of them combined by 1 and by 2 votes, and by the label
+    model, replaying the `train` recording."""
+    teachers = {p: RecordedSettings(answers=train, prompts=[p]) for p in prompts}
+    for votes in (1, 2):
+        teachers[f"{votes} of {len(prompts)} prompts"] = RecordedSettings(
+            answers=train, prompts=list(prompts), min_votes=votes
+        )
+    teachers[f"label model of {len(prompts)} prompts"] = RecordedSettings(
+        answers=train, prompts=list(prompts), combine="label_model"
+    )
+    return teachers
+
+
+def run_llm_teacher_benchmark(
+    root: Path,
+    workdir: Path,
+    teachers: list[str] | None = None,
+    seed: int = 13,
+    resume: bool = False,
+) -> dict:
+    """The research's two recipes with real LLM labels and no endpoint.
+
+    ADE Corpus: each recorded teacher labels the train sentences; a student distils from them
+    (early stopping on held-out teacher labels, never gold); teacher and student are scored on
+    dev, on the sentences with a relation (as the literature does) and on all of them.
+    PHEE: a student trained on gpt-3.5-written, gpt-3.5-labelled sentences alone, scored on
+    PHEE dev. Pairing: learned from the LLM-written events (every student here pairs with it),
+    against the nearest-drug rule and the pairing learned from PHEE train gold.
+    """
+    ade = root / "ade_llm"
+    train = read_corpus(ade / "train.jsonl", CorpusFormat.ADE_LLM)
+    dev = read_corpus(ade / "dev.jsonl", CorpusFormat.ADE_LLM)
+    related = [d for d in dev if d.labels.entities]
+    types = SCORED_TYPES[CorpusFormat.ADE_LLM]
+    synthetic = [
+        *read_corpus(root / "phee_chatgpt" / "train_aug.json", CorpusFormat.PHEE),
+        *read_corpus(root / "phee_chatgpt" / "train_aug_constrain_drug_and_effect.json",
+                     CorpusFormat.PHEE),
+    ]  # fmt: skip
+    synthetic_fit, synthetic_stop = split(synthetic, seed)
+    phee_train = read_corpus(root / "phee" / "train.json", CorpusFormat.PHEE)
+    phee_dev = read_corpus(root / "phee" / "dev.json", CorpusFormat.PHEE)
+    pairings = {
+        "nearest drug": None,
+        "learned, PHEE train gold": fit_pair_model(phee_train, "PHEE train gold"),
+        "learned, LLM-written": fit_pair_model(synthetic_fit, "phee_chatgpt"),
+    }
+    llm_pairing = pairings["learned, LLM-written"]
+
+    def views(predicted: list[Annotations]) -> dict[str, dict]:
+        by_text = dict(zip([d.text for d in dev], predicted, strict=True))
+        return {
+            "relation sentences": evaluate([d.labels for d in related],
+                                           [by_text[d.text] for d in related], types).model_dump(),
+            "all sentences": evaluate([d.labels for d in dev], predicted, types).model_dump(),
+        }  # fmt: skip
+
+    def student_views(
+        run: Path, documents: list[Document], scored: Callable[[list[Annotations]], dict]
+    ) -> dict[str, dict]:
+        """The student's scores with the learned pairing, and its pairs by the nearest drug."""
+        llm_pairing.save(run)
+        predicted = OnnxStudent(run).extract([d.text for d in documents])
+        nearest = scored(repaired(documents, predicted, None))
+        return {"learned pairing": scored(predicted), "nearest-drug pairs": nearest}
+
+    results: dict[str, dict] = {}
+    chosen = llm_teachers(ade / "train.jsonl")
+    for name in teachers or list(chosen):
+        settings = chosen[name]
+        teacher = RecordedTeacher(settings)
+        labels = teacher.label_batch([d.text for d in train])
+        labelled = [
+            d.model_copy(update={"labels": x, "readings": teacher.readings(d.text)})
+            for d, x in zip(train, labels, strict=True)
+        ]
+        fit, stop = split(labelled, seed)
+        run = workdir / ("ade-" + re.sub(r"\W+", "-", name))
+        metrics = trained(run, resume, partial(distil_student, fit, run, teacher.version, dev=stop))
+        dev_teacher = RecordedTeacher(
+            settings.model_copy(update={"answers": ade / "dev.jsonl"}), teacher.label_model
+        )
+        student = student_views(run, dev, views)
+        results[name] = {
+            "teacher": views(dev_teacher.label_batch([d.text for d in dev])),
+            "student": student["learned pairing"],
+            "student_nearest_pairs": student["nearest-drug pairs"],
+            "train_seconds": round(metrics.train_seconds),
+            "best_epoch": metrics.best_epoch,
+            "device": device_name(metrics.device),
+        }
+
+    phee_types = SCORED_TYPES[CorpusFormat.PHEE]
+    phee_run = workdir / "phee-chatgpt"
+    metrics = trained(phee_run, resume, partial(
+        train_student, synthetic_fit, phee_run, "gpt-3.5 synthetic", dev=synthetic_stop,
+        dev_types=phee_types))  # fmt: skip
+
+    def phee_score(predicted: list[Annotations]) -> dict:
+        return evaluate([d.labels for d in phee_dev], predicted, phee_types).model_dump()
+
+    phee = student_views(phee_run, phee_dev, phee_score)
+    gold_entities = {
+        "PHEE dev": (phee_dev, phee_types),
+        "ADE dev, relation sentences": (related, types),
+    }
+    summary = {
+        "ade": results,
+        "phee_synthetic": {
+            "report": phee["learned pairing"],
+            "nearest_pairs": phee["nearest-drug pairs"]["ade_pairs"],
+            "train_seconds": round(metrics.train_seconds), "best_epoch": metrics.best_epoch,
+            "device": device_name(metrics.device), "sentences": len(synthetic),
+        },
+        "pairing_on_gold_mentions": {
+            corpus: {name: score.model_dump() for name, score in
+                     pairing_on_gold_mentions(docs, pairings, scored).items()}
+            for corpus, (docs, scored) in gold_entities.items()
+        },
+        "training": TrainingSettings().model_dump(),
+    }  # fmt: skip
+    (workdir / "llm-teachers.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def llm_table(summary: dict) -> str:
+    """Strict F1 (lenient in brackets) of each recorded teacher and its student on ADE dev;
+    ADE pairs (the teacher's by the nearest drug; the student's by the learned pairing, the
+    nearest drug in brackets); then the PHEE student and the pairing methods."""
+    lines = [
+        "| teacher | view | type | teacher F1 | student F1 | student − teacher | "
+        "teacher P / student P | student training |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in summary["ade"].items():
+        training = f"{row['train_seconds']} s, best epoch {row['best_epoch']}, {row['device']}"
+        for view in ("relation sentences", "all sentences"):
+            teacher, student = row["teacher"][view], row["student"][view]
+            for label in ("drug", "ade"):
+                t, s = teacher["strict"][label], student["strict"][label]
+                lines.append(
+                    f"| {name} | {view} | {label} | {t['f1']:.3f} "
+                    f"({teacher['lenient'][label]['f1']:.3f}) | {s['f1']:.3f} "
+                    f"({student['lenient'][label]['f1']:.3f}) | {100 * (s['f1'] - t['f1']):+.1f} "
+                    f"| {t['p']:.3f} / {s['p']:.3f} | {training} |"
+                )
+            t, s = teacher["ade_pairs"], student["ade_pairs"]
+            nearest = row["student_nearest_pairs"][view]["ade_pairs"]
+            lines.append(
+                f"| {name} | {view} | pairs | {t['f1']:.3f} | {s['f1']:.3f} "
+                f"({nearest['f1']:.3f}) | {100 * (s['f1'] - t['f1']):+.1f} "
+                f"| {t['p']:.3f} / {s['p']:.3f} | {training} |"
+            )
+    phee = summary["phee_synthetic"]
+    report = phee["report"]
+    lines += [
+        "",
+        f"PHEE dev, student trained on {phee['sentences']} LLM-written sentences alone: "
+        + ", ".join(f"{label} {report['strict'][label]['f1']:.3f} "
+                    f"({report['lenient'][label]['f1']:.3f})" for label in ("drug", "effect"))
+        + f", ADE pairs {report['ade_pairs']['f1']:.3f} (nearest drug "
+        f"{phee['nearest_pairs']['f1']:.3f}); {phee['train_seconds']} s, best epoch "
+        f"{phee['best_epoch']}, {phee['device']}.",
+        "",
+        "ADE pair P / R / F1 of each pairing method on the gold mentions:",
+        "",
+        "| corpus | pairing | P | R | F1 |",
+        "|---|---|---|---|---|",
+    ]  # fmt: skip
+    for corpus, methods in summary["pairing_on_gold_mentions"].items():
+        for method, score in methods.items():
+            lines.append(
+                f"| {corpus} | {method} | {score['p']:.3f} | {score['r']:.3f} | {score['f1']:.3f} |"
+            )
+    lines += ["", f"Training: {recipe(summary['training'])}."]
+    return "\n".join(lines) + "\n"

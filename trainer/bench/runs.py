@@ -1,0 +1,58 @@
+"""What every accuracy benchmark shares: the held-out split for early stopping, resuming a
+run cut short, and the recipe and device a table's footer names."""
+
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from models.settings import StudentSettings
+from trainer.corpora import Document
+from trainer.settings import TrainingSettings
+from trainer.train import RunMetrics
+
+_HELD_OUT = 0.1
+FINISHED_FILE = "bench-finished.json"
+
+
+def split(documents: list[Document], seed: int) -> tuple[list[Document], list[Document]]:
+    shuffled = documents[:]
+    random.Random(seed).shuffle(shuffled)
+    cut = max(1, int(len(shuffled) * _HELD_OUT))
+    return shuffled[cut:], shuffled[:cut]
+
+
+def trained(run: Path, resume: bool, train: Callable[[], RunMetrics]) -> RunMetrics:
+    """Train into `run`; with `resume`, keep the student an earlier bench finished there with
+    the same settings, so a benchmark cut short (hours of training on CPU) goes on from there."""
+    settings = {"student": StudentSettings().model_dump(mode="json"),
+                "training": TrainingSettings().model_dump(mode="json")}  # fmt: skip
+    finished = run / FINISHED_FILE
+    if resume and finished.exists():
+        saved = json.loads(finished.read_text())
+        if saved["settings"] == settings:
+            return RunMetrics.model_validate(saved["metrics"])
+    metrics = train()
+    finished.write_text(
+        json.dumps({"settings": settings, "metrics": metrics.model_dump(mode="json")}, indent=2)
+    )
+    return metrics
+
+
+def recipe(training: dict) -> str:
+    """The training settings a table's figures depend on, for its footer."""
+    targets = "soft targets" if training["soft_targets"] else "hard targets"
+    return (
+        f"at most {training['epochs']} epochs, batch {training['batch_size']}, learning rate "
+        f"{training['learning_rate']}, {training['loss'].replace('_', ' ')} on {targets}, class "
+        f"weight power {training['class_weight_power']}, {training['self_training_rounds']} "
+        f"self-training rounds, O-token keep {training['o_token_keep']}"
+    )
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name()
+    return f"CPU, {torch.get_num_threads()} threads"

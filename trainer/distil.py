@@ -1,0 +1,66 @@
+"""Distillation: a student trained on a teacher's labels, then self-trained on what it finds
+with confidence where the teacher found nothing."""
+
+from pathlib import Path
+
+from transformers import AutoTokenizer
+
+from models.labels import EntityType
+from models.network import load_student
+from models.settings import StudentSettings
+from models.spans import Annotations, Entity
+from trainer.corpora import Document
+from trainer.evaluate import OUR_TYPES
+from trainer.settings import TrainingSettings
+from trainer.train import WEIGHTS_DIR, RunMetrics, predict, train_student, training_device
+
+
+def distil_student(
+    documents: list[Document],
+    output_dir: Path,
+    source: str,
+    dev: list[Document] | None = None,
+    dev_types: dict[EntityType, str] = OUR_TYPES,
+    student: StudentSettings | None = None,
+    training: TrainingSettings | None = None,
+) -> RunMetrics:
+    """Train on a teacher's labels, then self-train (BOND, Liang et al. 2020, with hard labels).
+
+    The teacher's misses are the student's misses too unless it gets to learn from what it
+    generalises to: each round, the mentions the last student finds with confidence at or above
+    the threshold where the teacher found nothing join the labels, and a fresh student trains on
+    them. Early stopping uses the same dev set each round.
+    """
+    student = student or StudentSettings()
+    training = training or TrainingSettings()
+    metrics = train_student(documents, output_dir, source, dev, dev_types, student, training)
+    device = training_device()
+    for _ in range(training.self_training_rounds):
+        model = load_student(str(output_dir / WEIGHTS_DIR)).to(device)
+        tokenizer = AutoTokenizer.from_pretrained(output_dir)
+        found = predict(model, tokenizer, [d.text for d in documents], student, device)
+        documents = [
+            with_confident_additions(doc, more.entities, training.self_training_threshold)
+            for doc, more in zip(documents, found, strict=True)
+        ]
+        metrics = train_student(
+            documents, output_dir, f"{source}+self-training", dev, dev_types, student, training
+        )
+    return metrics
+
+
+def with_confident_additions(document: Document, found: list[Entity], threshold: float) -> Document:
+    labelled = document.labels.entities
+    added = [
+        e
+        for e in found
+        if e.confidence >= threshold
+        and not any(e.start < other.end and other.start < e.end for other in labelled)
+    ]
+
+    def plus_added(labels: Annotations) -> Annotations:
+        entities = sorted([*labels.entities, *added], key=lambda e: e.start)
+        return labels.model_copy(update={"entities": entities})
+
+    readings = document.readings and [plus_added(reading) for reading in document.readings]
+    return document.model_copy(update={"labels": plus_added(document.labels), "readings": readings})
