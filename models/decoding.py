@@ -1,22 +1,16 @@
 """From per-word label probabilities to entities and drug→adverse-effect pairs."""
 
 import itertools
-import re
-from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable
 
 import numpy as np
 
-from models.context import mark_negated
+from models.context import mark_context
 from models.labels import LABELS, EntityType, split_label
 from models.pairing import PairModel
+from models.sentences import sentence_index
 from models.spans import AdePair, Annotations, Entity
 from models.windows import Windows, first_subword_positions, word_spans
-
-# A drug and an effect are paired only inside one sentence: clinical notes state causality
-# locally ("rash after starting amoxicillin"), and pairs across sentences are mostly wrong.
-_SENTENCE_END = re.compile(r"[.!?;]\s|\n\s*\n")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -159,11 +153,12 @@ _SPLIT_LABELS = [split_label(label) for label in LABELS]
 
 
 def annotate(text: str, entities: list[Entity], pair_model: PairModel | None = None) -> Annotations:
-    """Mentions -> final annotations: negation marked, then effects paired with drugs.
+    """Mentions -> final annotations: assertion and section marked, then effects paired
+    with drugs.
 
     Teacher and student both end here, so their outputs mean the same thing.
     """
-    entities = mark_negated(text, entities)
+    entities = mark_context(text, entities)
     return Annotations(entities=entities, ade_pairs=pair_adverse_events(text, entities, pair_model))
 
 
@@ -173,7 +168,8 @@ def pair_adverse_events(
     """Link each adverse effect to drugs of its sentence: those the pair model accepts, or
     without one, the nearest drug.
 
-    A negated effect ("no rash on amoxicillin") is no adverse event and is not paired.
+    A negated effect ("no rash on amoxicillin") or a family member's is no adverse event of
+    the patient's and is not paired; a possible or hypothetical one is, and says so.
     Mentions are grouped by sentence once, so a long note costs time linear in its entities.
     """
     pairs: list[AdePair] = []
@@ -196,7 +192,7 @@ def pair_candidates(
     text: str, entities: list[Entity]
 ) -> list[tuple[Entity, list[Entity], list[Entity]]]:
     """(effect, the drugs of its sentence, the effects of its sentence) for each effect that is
-    not negated and shares its sentence with a drug."""
+    neither negated nor a family member's and shares its sentence with a drug."""
     sentence_of = sentence_index(text)
     by_sentence: dict[tuple[int, EntityType], list[Entity]] = defaultdict(list)
     for entity in entities:
@@ -204,13 +200,7 @@ def pair_candidates(
     return [
         (effect, drugs, by_sentence[(sentence, EntityType.ADE)])
         for effect in entities
-        if effect.type == EntityType.ADE and not effect.negated
+        if effect.type == EntityType.ADE and not (effect.negated or effect.family)
         for sentence in [sentence_of(effect.start)]
         if (drugs := by_sentence.get((sentence, EntityType.DRUG)))
     ]
-
-
-def sentence_index(text: str) -> Callable[[int], int]:
-    """offset -> index of the sentence holding it."""
-    boundaries = [match.end() for match in _SENTENCE_END.finditer(text)]
-    return lambda offset: bisect_right(boundaries, offset)

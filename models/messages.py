@@ -3,7 +3,9 @@
 Parse at the edge (bytes -> model): notes with `models.formats.parse_note`, clinstream's own
 messages with `decode_message`; inside, pass models.
 
-Version 2 added concept codes to entities; version 1 messages (no codes) are still read.
+Version 2 added concept codes to entities; version 3 their assertion (possible, hypothetical,
+historical, family) and section, and the ADE event's actuality. Older messages are still read:
+what they lack reads as its default (no codes; asserted; no section; an actual event).
 """
 
 import base64
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from models.spans import AdePair, Annotations, Entity
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 JSON_SCHEMA_DIR = Path(__file__).parent / "jsonschema"
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,7 +45,7 @@ class ClinicalNote(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     note_id: str = Field(min_length=1, max_length=256)
     text: str
     note_type: str = "unknown"
@@ -81,7 +83,7 @@ class Extraction(BaseModel):
     """What a model found in one note: on topic clinical.entities (key note_id), and one line
     of the JSON Lines files of `clinstream label` and `clinstream extract`."""
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     note_id: str
     patient_id: str | None = None
     encounter_id: str | None = None
@@ -103,7 +105,7 @@ class Extraction(BaseModel):
 class AdverseDrugEvent(BaseModel):
     """One drug -> adverse-effect pair (topic clinical.ade, key note_id)."""
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     # Stable across re-processing, so consumers can de-duplicate at-least-once delivery.
     event_id: str
     note_id: str
@@ -112,6 +114,12 @@ class AdverseDrugEvent(BaseModel):
     drug: Entity
     effect: Entity
     confidence: float = Field(ge=0.0, le=1.0)
+    actuality: Literal["actual", "potential"] = Field(
+        "actual",
+        description="potential: the note states the effect as possible or hypothetical "
+        "('may cause', 'if rash develops'), as FHIR AdverseEvent.actuality says it. Negated "
+        "effects and a family member's are never published as events.",
+    )
     model_name: str
     model_version: str
     detected_at: datetime
@@ -137,7 +145,7 @@ class DeadLetter(BaseModel):
     `error` never contains note text: it names fields and error kinds only.
     """
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     reason: DeadLetterReason
     error: str
     payload_base64: str = Field(
@@ -208,7 +216,7 @@ class TeacherRequest(BaseModel):
     """A sampled note for the teacher (topic clinical.teacher.requests), with what the student
     said, so agreement can be measured without asking the student again."""
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     note: ClinicalNote
     student: Extraction
     reason: SampleReason
@@ -222,7 +230,7 @@ class TeacherLabel(BaseModel):
     """The teacher's reading of a sampled note beside the student's (topic
     clinical.teacher.labels); the label store keeps these, with the text, for retraining."""
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     note_id: str
     patient_id: str | None = Field(None, description="So `clinstream purge` can find it.")
     text: str
@@ -240,9 +248,14 @@ class TeacherLabel(BaseModel):
 class DriftReport(BaseModel):
     """Rolling agreement between student and teacher (topic clinical.drift)."""
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     samples: int
     agreement_f1: dict[str, float]  # entity type and "micro" -> strict F1, student vs teacher
+    assertion_agreement_f1: dict[str, float] = Field(
+        default_factory=dict,
+        description="On the mentions both found: speculation, negation, family -> F1 of the "
+        "student's marking against the teacher's (where the teacher marked any).",
+    )
     student_entities_per_note: dict[str, float]
     teacher_entities_per_note: dict[str, float]
     confidence_psi: float | None
@@ -262,7 +275,7 @@ class Decision(StrEnum):
 class ModelDecision(BaseModel):
     """What a retrain or rollback did, with its figures (topic clinical.model.decisions)."""
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     decision: Decision
     reason: str
     current_version: int | None

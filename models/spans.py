@@ -26,10 +26,29 @@ class Entity(BaseModel):
     text: str
     confidence: float = Field(ge=0.0, le=1.0)
     negated: bool = Field(False, description="In the scope of a negation cue ('denies rash').")
+    possible: bool = Field(
+        False, description="Stated as possible or uncertain ('may cause', 'possible pneumonia')."
+    )
+    hypothetical: bool = Field(
+        False, description="Stated as a condition or plan ('if rash develops, stop')."
+    )
+    historical: bool = Field(False, description="In the past ('history of stroke').")
+    family: bool = Field(False, description="About a family member ('family history of MI').")
+    section: str | None = Field(
+        None,
+        description="The note section it sits in, as medspaCy's sectionizer names it "
+        "('family_history', 'allergy', 'past_medical_history'...); None where none is headed.",
+    )
     codes: list[Code] = Field(
         default_factory=list,
-        description="Concepts the mention names (DrugBank, MeSH, HPO); empty when unmatched.",
+        description="Concepts the mention names (DrugBank, HPO, UMLS); empty when unmatched.",
     )
+
+    @property
+    def asserted(self) -> bool:
+        """Said to have happened to the patient: not negated, possible, hypothetical or
+        a family member's. Only an asserted effect is an adverse event that happened."""
+        return not (self.negated or self.possible or self.hypothetical or self.family)
 
     @model_validator(mode="after")
     def _ordered(self) -> "Entity":

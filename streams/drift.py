@@ -1,8 +1,10 @@
 """Rolling agreement between student and teacher: the drift signal.
 
 Over the last `window` teacher-labelled samples: strict F1 of the student against the teacher
-per type (the teacher as reference), entities per note by type for each, and the PSI of the
-student's confidences against the reference saved with the serving student.
+per type (the teacher as reference), the same for assertions on the mentions both found (both
+sides run one ConText pass, so this shows they read context alike), entities per note by type
+for each, and the PSI of the student's confidences against the reference saved with the serving
+student.
 """
 
 from collections import deque
@@ -37,14 +39,15 @@ class DriftMonitor:
         if not self.samples:
             return None
         samples = list(self.samples)
-        scores = evaluate([s.teacher for s in samples], [s.student for s in samples]).strict
-        agreement = {label: score.f1 for label, score in scores.items()}
+        scored = evaluate([s.teacher for s in samples], [s.student for s in samples])
+        agreement = {label: score.f1 for label, score in scored.strict.items()}
         versions = sorted({s.student_model_version for s in samples})
         psi = self._psi(samples, versions[-1])
         drift_score = round(1.0 - agreement.get(MICRO, 0.0), 4)
         report = DriftReport(
             samples=len(samples),
             agreement_f1=agreement,
+            assertion_agreement_f1={name: s.f1 for name, s in scored.assertions.items()},
             student_entities_per_note=_rates([s.student.entities for s in samples]),
             teacher_entities_per_note=_rates([s.teacher.entities for s in samples]),
             confidence_psi=psi,
@@ -74,6 +77,8 @@ def _rates(entity_lists: list[list]) -> dict[str, float]:
 def _export(report: DriftReport) -> None:
     for label, f1 in report.agreement_f1.items():
         metrics.AGREEMENT_F1.labels(type=label).set(f1)
+    for assertion, f1 in report.assertion_agreement_f1.items():
+        metrics.ASSERTION_AGREEMENT_F1.labels(assertion=assertion).set(f1)
     for source, rates in (("student", report.student_entities_per_note),
                           ("teacher", report.teacher_entities_per_note)):  # fmt: skip
         for entity_type, rate in rates.items():

@@ -233,6 +233,7 @@ class BatchProcessor:
                 drug=pair.drug,
                 effect=pair.effect,
                 confidence=pair.confidence,
+                actuality="actual" if pair.effect.asserted else "potential",
                 model_name=model_name,
                 model_version=model_version,
                 detected_at=published_at,

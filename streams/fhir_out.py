@@ -1,11 +1,14 @@
 """What the student found in a note, as a FHIR R4 transaction Bundle (topic clinical.fhir).
 
-Per note: a Condition for each disease or symptom (verificationStatus `unconfirmed`, or
-`refuted` when the note negates it), a MedicationStatement for each drug (`not-taken` when
-negated), an AdverseEvent for each adverse effect with the drugs it is paired with as
-suspectEntity, each pointing back at the source document, and a Provenance naming the model
-version. Ids are hashes of note and offsets and every entry is a PUT, so a note extracted twice
-(at-least-once delivery) writes the same resources again instead of new ones.
+Per note: a Condition for each disease or symptom of the patient (verificationStatus
+`refuted` when the note negates it, `provisional` when it is possible or hypothetical, else
+`unconfirmed`; a family member's is no Condition of the patient), a MedicationStatement for
+each drug (`not-taken` when negated), an AdverseEvent for each adverse effect that is neither
+negated nor a family member's (actuality `potential` when possible or hypothetical) with the
+drugs it is paired with as suspectEntity, each pointing back at the source document, and a
+Provenance naming the model version. Ids are hashes of note and offsets and every entry is a
+PUT, so a note extracted twice (at-least-once delivery) writes the same resources again
+instead of new ones.
 """
 
 import hashlib
@@ -69,6 +72,15 @@ def _subject(note: ClinicalNote) -> Reference:
     return Reference(identifier=Identifier(system=PATIENT_ID_SYSTEM, value=note.patient_id))
 
 
+def _verification(entity: Entity) -> str:
+    """FHIR condition-ver-status: what the note says of the condition, not a diagnosis."""
+    if entity.negated:
+        return "refuted"
+    if entity.possible or entity.hypothetical:
+        return "provisional"
+    return "unconfirmed"
+
+
 def findings_bundle(note: ClinicalNote, extraction: Extraction, recorded: datetime) -> Bundle:
     document, subject = _document(note), _subject(note)
     resources: list[Resource] = []
@@ -86,13 +98,12 @@ def findings_bundle(note: ClinicalNote, extraction: Extraction, recorded: dateti
                     derivedFrom=[document],
                 )
             )
-        elif entity.type in (EntityType.DISEASE, EntityType.SYMPTOM):
-            status = "refuted" if entity.negated else "unconfirmed"
+        elif entity.type in (EntityType.DISEASE, EntityType.SYMPTOM) and not entity.family:
             resources.append(
                 Condition(
                     id=resource_id,
                     verificationStatus=CodeableConcept(
-                        coding=[Coding(system=CONDITION_STATUS, code=status)]
+                        coding=[Coding(system=CONDITION_STATUS, code=_verification(entity))]
                     ),
                     code=_concept(entity),
                     subject=subject,
@@ -100,7 +111,7 @@ def findings_bundle(note: ClinicalNote, extraction: Extraction, recorded: dateti
                 )
             )
     for entity in extraction.entities:
-        if entity.type != EntityType.ADE:
+        if entity.type != EntityType.ADE or entity.negated or entity.family:
             continue
         suspects = [
             drug_ids[pair.drug.start, pair.drug.end]
@@ -111,7 +122,7 @@ def findings_bundle(note: ClinicalNote, extraction: Extraction, recorded: dateti
         resources.append(
             AdverseEvent(
                 id=_id(note.note_id, entity.type, entity.start, entity.end),
-                actuality="actual",
+                actuality="actual" if entity.asserted else "potential",
                 event=_concept(entity),
                 subject=subject,
                 suspectEntity=[

@@ -70,6 +70,12 @@ TEACHER_FAILURES = Counter(
 AGREEMENT_F1 = Gauge(
     "clinstream_agreement_f1", "Rolling strict F1 of student against teacher.", ["type"]
 )
+ASSERTION_AGREEMENT_F1 = Gauge(
+    "clinstream_assertion_agreement_f1",
+    "Rolling F1 of the student's assertions (speculation, negation, family) against the "
+    "teacher's, on the mentions both found.",
+    ["assertion"],
+)
 ENTITIES_PER_NOTE = Gauge(
     "clinstream_entities_per_note", "Rolling entities per sampled note.", ["source", "type"]
 )

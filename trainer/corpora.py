@@ -148,8 +148,11 @@ def read_phee(path: Path) -> Iterator[Document]:
                     entities += drug_entities
                     if event["event_type"] != "Adverse_event":
                         continue
+                    # PHEE marks an event speculated ("can occur") or negated.
+                    stated = {"possible": _phee_flag(event, "Speculated"),
+                              "negated": _phee_flag(event, "Negated")}  # fmt: skip
                     for start, end in _phee_spans(text, event.get("Effect")):
-                        effect = _entity(text, start, end, EntityType.ADE)
+                        effect = _entity(text, start, end, EntityType.ADE).model_copy(update=stated)
                         entities.append(effect)
                         pairs += [AdePair(drug=d, effect=effect, confidence=1.0)
                                   for d in drug_entities]  # fmt: skip
@@ -178,6 +181,10 @@ def read_ade_llm(path: Path) -> Iterator[Document]:
                 ]  # fmt: skip
                 labels = _annotations(entities, pairs)
             yield Document(doc_id=record["note_id"], text=text, labels=labels)
+
+
+def _phee_flag(event: dict, attribute: str) -> bool:
+    return bool(event.get(attribute, {}).get("value"))
 
 
 def _phee_spans(text: str, argument: dict | None) -> list[tuple[int, int]]:

@@ -6,13 +6,13 @@ exact. Each corpus scores under its own type names (`SCORED_TYPES`): our SYMPTOM
 count as BC5CDR's Disease, for instance, since BC5CDR annotates them as diseases.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from nervaluate import Evaluator
 from pydantic import BaseModel
 
 from models.labels import EntityType
-from models.spans import Annotations
+from models.spans import Annotations, Entity
 from trainer.corpora import CorpusFormat
 
 MICRO = "micro"
@@ -38,11 +38,14 @@ class Score(BaseModel):
 
 class Normalisation(BaseModel):
     """Of the gold mentions found with exact span and type whose gold carries codes: how many
-    got the right code first in that code system."""
+    got a code in that system (coverage), and of those how many the right one first
+    (precision: what a consumer grouping by code sees)."""
 
     correct: int
+    coded: int
     mentions: int
-    accuracy: float
+    precision: float
+    coverage: float
 
 
 class Report(BaseModel):
@@ -53,6 +56,9 @@ class Report(BaseModel):
     lenient: dict[str, Score]
     ade_pairs: Score
     normalisation: dict[str, Normalisation] = {}
+    # Of the gold mentions found with exact span and type, where gold marks assertions (PHEE
+    # marks speculated and negated events): whether the prediction flags them alike.
+    assertions: dict[str, Score] = {}
 
 
 def _spans(annotations: Annotations, types: Mapping[EntityType, str]) -> list[dict]:
@@ -101,6 +107,7 @@ def evaluate(
         documents=len(gold),
         ade_pairs=_pair_score(gold, predicted),
         normalisation=_normalisation(gold, predicted, types),
+        assertions=_assertions(gold, predicted, types),
         **report,
     )
 
@@ -118,16 +125,57 @@ def _normalisation(
                 continue
             system = entity.codes[0].system
             first = next((c.code for c in match.codes if c.system == system), None)
-            tally = counts.setdefault(label, [0, 0])
+            tally = counts.setdefault(label, [0, 0, 0])
             tally[0] += first in {c.code for c in entity.codes}
-            tally[1] += 1
+            tally[1] += first is not None
+            tally[2] += 1
     if not counts:
         return {}
-    counts[MICRO] = [sum(t[0] for t in counts.values()), sum(t[1] for t in counts.values())]
+    counts[MICRO] = [sum(t[i] for t in counts.values()) for i in range(3)]
     return {
-        label: Normalisation(correct=c, mentions=n, accuracy=round(c / n, 4) if n else 0.0)
-        for label, (c, n) in counts.items()
-    }
+        label: Normalisation(
+            correct=c, coded=k, mentions=n, precision=round(c / k, 4) if k else 0.0,
+            coverage=round(k / n, 4) if n else 0.0,
+        )
+        for label, (c, k, n) in counts.items()
+    }  # fmt: skip
+
+
+# Assertions scored against gold, each as a test on one entity.
+_ASSERTIONS: dict[str, Callable[[Entity], bool]] = {
+    "speculation": lambda e: e.possible or e.hypothetical,
+    "negation": lambda e: e.negated,
+    "family": lambda e: e.family,
+}
+
+
+def _assertions(
+    gold: list[Annotations], predicted: list[Annotations], types: Mapping[EntityType, str]
+) -> dict[str, Score]:
+    matched = [
+        (entity, found[(entity.start, entity.end, types.get(entity.type))])
+        for g, p in zip(gold, predicted, strict=True)
+        for found in [{(e.start, e.end, types.get(e.type)): e for e in p.entities}]
+        for entity in g.entities
+        if (entity.start, entity.end, types.get(entity.type)) in found
+    ]
+    scores = {}
+    for name, flagged in _ASSERTIONS.items():
+        if not any(flagged(g) for g, _ in matched):
+            continue  # this gold does not mark it
+        scores[name] = _counted(
+            hits=sum(flagged(g) and flagged(p) for g, p in matched),
+            found=sum(flagged(p) for _, p in matched),
+            possible=sum(flagged(g) for g, _ in matched),
+        )
+    return scores
+
+
+def _counted(*, hits: int, found: int, possible: int) -> Score:
+    precision = hits / found if found else 0.0
+    recall = hits / possible if possible else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Score(p=round(precision, 4), r=round(recall, 4), f1=round(f1, 4), support=possible)
 
 
 def _pair_score(gold: list[Annotations], predicted: list[Annotations]) -> Score:
@@ -141,7 +189,4 @@ def _pair_score(gold: list[Annotations], predicted: list[Annotations]) -> Score:
         true_positives += len(gold_pairs & predicted_pairs)
         found += len(predicted_pairs)
         possible += len(gold_pairs)
-    precision = true_positives / found if found else 0.0
-    recall = true_positives / possible if possible else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Score(p=round(precision, 4), r=round(recall, 4), f1=round(f1, 4), support=possible)
+    return _counted(hits=true_positives, found=found, possible=possible)

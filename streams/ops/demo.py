@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models.messages import AdverseDrugEvent, ClinicalNote, DeadLetter, DriftReport, Extraction
+from models.spans import Entity
 from streams.ops.demo_corpus import demo_notes, long_demo_note
 from streams.ops.runtime import EmbeddedRuntime
 from streams.repository import ModelRepository
@@ -122,20 +123,26 @@ def _print_note(console: Console, note: ClinicalNote, extraction: Extraction) ->
         f"model v{extraction.model_version})",
         title_justify="left",
     )
-    for column in ("type", "start", "end", "text", "conf.", "negated", "codes"):
+    for column in ("type", "start", "end", "text", "conf.", "assertion", "section", "codes"):
         table.add_column(column)
     for entity in extraction.entities:
         table.add_row(
             entity.type.value, str(entity.start), str(entity.end), entity.text,
-            f"{entity.confidence:.2f}", "negated" if entity.negated else "",
+            f"{entity.confidence:.2f}", _assertion(entity), entity.section or "",
             " ".join(code.code for code in entity.codes),
         )  # fmt: skip
     console.print(table)
     for pair in extraction.ade_pairs:
+        actuality = "" if pair.effect.asserted else " [yellow]potential[/]"
         console.print(
-            f"  [bold red]ADE[/] {pair.drug.text} -> {pair.effect.text} "
+            f"  [bold red]ADE[/]{actuality} {pair.drug.text} -> {pair.effect.text} "
             f"(confidence {pair.confidence:.2f})"
         )
+
+
+def _assertion(entity: Entity) -> str:
+    flags = ("negated", "possible", "hypothetical", "historical", "family")
+    return ", ".join(flag for flag in flags if getattr(entity, flag))
 
 
 def run_demo(console: Console, timeout_s: float = 180.0) -> bool:

@@ -133,6 +133,13 @@ def _note(rng: random.Random, index: int, prefix: str) -> DemoNote:
     ]
     if rng.random() < 0.5:
         lines.insert(3, _ade_sentence(rng, subject, possessive))
+    # What a note says without it having happened to the patient: a warning, a relative's.
+    if rng.random() < 0.5:
+        drug, effects = rng.choice(list(_DRUGS_WITH_EFFECTS.items()))
+        lines.append(f"Counselled that {drug} may cause {rng.choice(effects)}.")
+    if rng.random() < 0.5:
+        relative = rng.choice(("Mother", "Father", "Sister", "Brother"))
+        lines.append(f"FAMILY HISTORY: {relative} with {rng.choice(_DISEASES)}.")
     note_type = rng.choice(("progress_note", "discharge_summary", "consult_note", "h_and_p"))
     return DemoNote(note_id=f"{prefix}-{index:04d}", note_type=note_type, text="\n".join(lines))
 

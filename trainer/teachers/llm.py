@@ -24,9 +24,9 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.backoff import delays
-from models.context import mark_negated
-from models.decoding import sentence_index
+from models.context import mark_context
 from models.labels import EntityType
+from models.sentences import sentence_index
 from models.spans import AdePair, Annotations, Entity, non_overlapping
 from trainer.settings import DataSettings
 from trainer.teachers.redaction import Redactor
@@ -274,7 +274,7 @@ def align(text: str, answer: LlmAnswer) -> Annotations:
     ]
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[2] != EntityType.ADE, c[0]))
     taken = non_overlapping(candidates)
-    entities = mark_negated(
+    entities = mark_context(
         text,
         [
             Entity(type=t, start=s, end=e, text=text[s:e], confidence=1.0)
@@ -292,7 +292,7 @@ def _pairs(text: str, entities: list[Entity], pairs: list[_Pair]) -> list[AdePai
     for pair in pairs:
         drugs = [e for e in entities if e.type == EntityType.DRUG
                  and e.text.lower() == pair.drug.strip().lower()]  # fmt: skip
-        effects = [e for e in entities if e.type == EntityType.ADE and not e.negated
+        effects = [e for e in entities if e.type == EntityType.ADE and not (e.negated or e.family)
                    and e.text.lower() == pair.effect.strip().lower()]  # fmt: skip
         for effect in effects:
             if not drugs:

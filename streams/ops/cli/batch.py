@@ -251,8 +251,16 @@ def evaluate(
                   str(pairs.support))  # fmt: skip
     console.print(table)
     for label, coded in report.normalisation.items():
-        console.print(f"codes, {label}: {coded.correct}/{coded.mentions} exactly found mentions "
-                      f"got the gold code first ({coded.accuracy:.3f})")  # fmt: skip
+        console.print(
+            f"codes, {label}: {coded.coded}/{coded.mentions} exactly found mentions "
+            f"coded (coverage {coded.coverage:.3f}), {coded.correct} with the gold "
+            f"code first (precision {coded.precision:.3f})"
+        )
+    for name, flagged in report.assertions.items():
+        console.print(
+            f"assertion, {name}, on exactly found mentions: P {flagged.p:.3f} "
+            f"R {flagged.r:.3f} F1 {flagged.f1:.3f} ({flagged.support} in gold)"
+        )
 
 
 def _triton_predictions(texts: list[str]) -> list:
