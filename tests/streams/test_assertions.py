@@ -33,7 +33,8 @@ async def collect(kafka, note_id: str, timeout_s: float = 120.0):
         note = ClinicalNote(note_id=note_id, text=NOTE, patient_id="p-ctx")
         await producer.send_and_wait(kafka.notes_topic, topics.encode(note), key=note_id.encode())
         deadline = time.monotonic() + timeout_s
-        while extraction is None or bundle is None:
+        # Each pair is one ADE event; topics are read in no fixed order.
+        while extraction is None or bundle is None or len(events) < len(extraction.ade_pairs):
             assert time.monotonic() < deadline, "outputs did not arrive in time"
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
@@ -61,18 +62,19 @@ async def test_assertions_reach_the_extraction_the_ade_topic_and_fhir(runtime):
     assert found["hypertension"].section == "family_history"
     assert found["rash"].asserted and found["cough"].asserted
 
-    by_effect = {event.effect.text: event for event in events}
-    assert by_effect["rash"].actuality == "actual"
-    if "diarrhea" in found:  # paired only where the student found the effect as an ADE
-        assert found["diarrhea"].possible
-        assert all(e.actuality == "potential" for e in events if e.effect.text == "diarrhea")
-    assert "nausea" not in by_effect and "hypertension" not in by_effect
+    # Whatever the student paired: each event says whether it happened, and none is negated
+    # or a family member's (the in-process test in test_extraction.py pins each case).
+    for event in events:
+        assert event.actuality == ("actual" if event.effect.asserted else "potential")
+        assert not (event.effect.negated or event.effect.family)
+    assert "nausea" not in {event.effect.text for event in events}
 
     resources = [entry.resource for entry in bundle.entry]
     conditions = {r.code.text: r for r in resources if r.get_resource_type() == "Condition"}
     assert "hypertension" not in conditions  # the mother's, not the patient's
     if "nausea" in conditions:
         assert conditions["nausea"].verificationStatus.coding[0].code == "refuted"
-    adverse = {r.event.text: r for r in resources if r.get_resource_type() == "AdverseEvent"}
-    assert adverse["rash"].actuality == "actual"
-    assert "nausea" not in adverse
+    for adverse in (r for r in resources if r.get_resource_type() == "AdverseEvent"):
+        effect = next(e for e in extraction.entities if e.text == adverse.event.text)
+        assert adverse.actuality == ("actual" if effect.asserted else "potential")
+        assert not (effect.negated or effect.family)

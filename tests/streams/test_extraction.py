@@ -6,8 +6,11 @@ message, whatever else is in the batch."""
 import json
 from types import SimpleNamespace
 
+from fhir.resources.R4B.bundle import Bundle
+
+from models.decoding import annotate
 from models.labels import EntityType
-from models.messages import DeadLetter, DeadLetterReason, Extraction
+from models.messages import AdverseDrugEvent, DeadLetter, DeadLetterReason, Extraction
 from models.spans import Annotations, Entity
 from streams.extraction import BatchProcessor, OutputTopics
 from streams.sampling import Sampler
@@ -92,3 +95,47 @@ async def test_a_batch_ends_in_one_outcome_per_message_beside_poison_and_garbage
     assert all(e.acked for e in events)  # every offset can be committed
     # The batch failed whole, then split until the poisoned note failed alone.
     assert student.requests[0] == 3 and student.requests[-1] == 1
+
+
+class ContextStudent(FakeStudent):
+    """Reads fixed mentions and annotates them as the Triton model does (ConText, pairing)."""
+
+    MENTIONS = {"amoxicillin": EntityType.DRUG, "metformin": EntityType.DRUG,
+                "rash": EntityType.ADE, "diarrhea": EntityType.ADE, "nausea": EntityType.ADE,
+                "hypertension": EntityType.ADE}  # fmt: skip
+
+    @classmethod
+    def _read(cls, text: str) -> Annotations:
+        entities = []
+        for mention, entity_type in cls.MENTIONS.items():
+            if (start := text.lower().find(mention)) >= 0:
+                end = start + len(mention)
+                entities.append(Entity(type=entity_type, start=start, end=end,
+                                       text=text[start:end], confidence=0.9))  # fmt: skip
+        return annotate(text, sorted(entities, key=lambda e: e.start))
+
+
+async def test_each_assertion_decides_the_ade_event_and_the_fhir_resources():
+    text = (
+        "Rash developed after amoxicillin. Metformin may cause diarrhea. "
+        "Denies nausea on metformin.\nFAMILY HISTORY: hypertension on amoxicillin."
+    )
+    entities, ades, bundles = Topic(Extraction), Topic(AdverseDrugEvent), Topic(Bundle)
+    topics = OutputTopics(entities=entities, ade=ades, dead_letters=Topic(DeadLetter),
+                          teacher_requests=Topic(Extraction), fhir=bundles)  # fmt: skip
+    processor = BatchProcessor(
+        ContextStudent(), topics, {NOTES_TOPIC: "json"}, WorkerSettings(), TritonSettings(),
+        Sampler(0.0, 0.0, 0),
+    )  # fmt: skip
+    await processor.process([event(note("ctx", text), 0)])
+    (extraction,) = entities.sent
+    found = {e.text.lower(): e for e in extraction.entities}
+    assert found["rash"].asserted and found["diarrhea"].possible
+    assert found["nausea"].negated and found["hypertension"].family
+    assert {(a.effect.text.lower(), a.actuality) for a in ades.sent} == {
+        ("rash", "actual"), ("diarrhea", "potential")
+    }  # fmt: skip
+    (bundle,) = bundles.sent
+    adverse = {r.resource.event.text.lower(): r.resource.actuality for r in bundle.entry
+               if r.resource.get_resource_type() == "AdverseEvent"}  # fmt: skip
+    assert adverse == {"rash": "actual", "diarrhea": "potential"}
