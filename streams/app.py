@@ -11,6 +11,8 @@ every report interval --report_drift--> clinical.drift (and a retrain when due)
 clinical.model.decisions --count_decisions--> retrain metrics
 """
 
+import asyncio
+
 import faust
 from aiohttp import web
 from faust.types import EventT
@@ -154,7 +156,8 @@ async def watch_agreement(stream: faust.StreamT) -> None:
     """Teacher labels into the label store and the rolling agreement window."""
     async for event in stream.events():
         if (label := await decoded(event, TeacherLabel)) is not None:
-            label_store.add(label)
+            # A disk write, off the event loop that moves every note.
+            await asyncio.to_thread(label_store.add, label)
             monitor.add(label)
             retrain_trigger.count()
 

@@ -3,7 +3,9 @@
 SQLite under the data dir, private to its user (0600): one row per note (a re-delivered label
 replaces its row), with the patient id so a patient's rows can be purged on request. Rows
 older than the retention period are deleted on every write and never read; deleted content
-is overwritten in the file (`secure_delete`), not only unlinked from the index.
+is overwritten in the file (`secure_delete`), not only unlinked from the index. The time and
+patient columns are indexed, so a write costs the same at 180 days of samples as on the first
+day (`clinstream bench label-store`).
 """
 
 import os
@@ -29,6 +31,8 @@ class LabelStore:
             columns = {row[1] for row in db.execute("PRAGMA table_info(labels)")}
             if "patient_id" not in columns:  # a store written before patient ids were kept
                 db.execute("ALTER TABLE labels ADD COLUMN patient_id TEXT")
+            db.execute("CREATE INDEX IF NOT EXISTS labels_by_time ON labels (labelled_at)")
+            db.execute("CREATE INDEX IF NOT EXISTS labels_by_patient ON labels (patient_id)")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)

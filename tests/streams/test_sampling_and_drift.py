@@ -134,3 +134,17 @@ def test_assertion_agreement_on_the_mentions_both_found():
     report = monitor.report()
     assert report.agreement_f1["micro"] == 1.0  # spans agree
     assert report.assertion_agreement_f1 == {"negation": round(2 * 1 * 0.5 / 1.5, 4)}
+
+
+def test_retention_and_purges_use_indexes_not_a_scan_of_every_sample(tmp_path):
+    """The sweep runs on every write: over an unindexed table it cost 54 ms at 40k rows."""
+    import sqlite3
+
+    LabelStore(tmp_path / "labels.sqlite", retention_days=30)
+    db = sqlite3.connect(tmp_path / "labels.sqlite")
+    for statement, index in (
+        ("DELETE FROM labels WHERE labelled_at < '2026'", "labels_by_time"),
+        ("DELETE FROM labels WHERE patient_id = 'p'", "labels_by_patient"),
+    ):
+        plan = " ".join(str(row) for row in db.execute(f"EXPLAIN QUERY PLAN {statement}"))
+        assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan

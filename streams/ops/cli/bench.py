@@ -146,3 +146,21 @@ def bench_throughput(
     output.write_text(table)
     console.print(table)
     console.print(f"wrote {output}; the JSON in {workdir / 'throughput.json'}")
+
+
+@commands.command("label-store")
+def bench_label_store(
+    rows: Annotated[int, typer.Option(help="Samples in the full store.")] = 250_000,
+    retention_days: Annotated[int, typer.Option(help="Days they are spread over.")] = 180,
+) -> None:
+    """The label store's write time on an empty store and on one of `rows` samples."""
+    from streams.ops.label_store_bench import run_label_store_benchmark
+    from streams.settings import RuntimeSettings
+
+    workdir = RuntimeSettings().data_dir / "bench" / "label-store"
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = run_label_store_benchmark(workdir, rows, retention_days)
+    console.print(
+        f"LabelStore.add: {result.add_ms_empty} ms empty, {result.add_ms_full} ms at "
+        f"{result.rows:,} rows over {result.retention_days} days ({result.ratio}x)"
+    )
