@@ -29,6 +29,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def content_hash(text: str) -> str:
+    """What `Extraction.content_sha256` holds for a note's text."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def encodable(text: str) -> bool:
     """Whether the text encodes as UTF-8 (a lone surrogate does not)."""
     if text.isascii():
@@ -55,6 +60,12 @@ class ClinicalNote(BaseModel):
         None,
         description="Where the source named the patient by an identifier (an MRN), not by a "
         "resource id: the identifier's system, so findings name the patient the same way.",
+    )
+    note_id_system: str | None = Field(
+        None,
+        description="Where the source named the document by an identifier, not a resource id: "
+        "the identifier's system ('' for none; urn:ietf:rfc:3986 for a Bundle fullUrl), so "
+        "findings refer to it by identifier.",
     )
     encounter_id: str | None = None
     authored_at: datetime | None = None
@@ -91,6 +102,11 @@ class Extraction(BaseModel):
     model_version: str
     entities: list[Entity]
     ade_pairs: list[AdePair]
+    content_sha256: str | None = Field(
+        None,
+        description="SHA-256 of the note's text: one document sent twice (a resend, or a "
+        "DocumentReference and a DiagnosticReport of one report) has the same hash.",
+    )
     timings: Timings | None = Field(None, description="Set on the stream.")
     source_topic: str | None = Field(None, description="The message it answers (on the stream).")
     source_partition: int | None = None

@@ -35,6 +35,7 @@ from models.messages import (
     NoteRejected,
     TeacherRequest,
     Timings,
+    content_hash,
 )
 from models.spans import Annotations
 from streams import metrics
@@ -211,6 +212,7 @@ class BatchProcessor:
             model_version=model_version,
             entities=annotations.entities,
             ade_pairs=annotations.ade_pairs,
+            content_sha256=content_hash(note.text),
             timings=Timings(
                 received_at=received_at,
                 published_at=published_at,

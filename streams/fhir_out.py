@@ -25,7 +25,7 @@ from fhir.resources.R4B.provenance import Provenance, ProvenanceAgent, Provenanc
 from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 
-from models.formats.fhir import source_resource
+from models.formats.fhir import source_resource, source_type
 from models.labels import EntityType
 from models.messages import ClinicalNote, Extraction
 from models.spans import Entity
@@ -50,9 +50,14 @@ def _concept(entity: Entity) -> CodeableConcept:
 
 
 def _document(note: ClinicalNote) -> Reference:
-    """The note as FHIR knows it: the source resource for a FHIR note, else by identifier."""
+    """The note as FHIR knows it: the source resource by id; a FHIR document known by an
+    identifier by that identifier; any other note by ours."""
     if (resource := source_resource(note)) is not None:
         return Reference(reference=resource)
+    if (kind := source_type(note)) is not None:
+        return Reference(
+            type=kind, identifier=Identifier(system=note.note_id_system or None, value=note.note_id)
+        )
     return Reference(
         type="DocumentReference", identifier=Identifier(system=NOTE_ID_SYSTEM, value=note.note_id)
     )
@@ -67,7 +72,7 @@ def _subject(note: ClinicalNote) -> Reference:
         return Reference(
             identifier=Identifier(system=note.patient_id_system, value=note.patient_id)
         )
-    if source_resource(note) is not None:
+    if source_type(note) is not None:
         return Reference(reference=f"Patient/{note.patient_id}")
     return Reference(identifier=Identifier(system=PATIENT_ID_SYSTEM, value=note.patient_id))
 

@@ -160,8 +160,22 @@ BUNDLE = {
     ],
 }
 
+# US Core presents its chest X-ray report as XHTML (presentedForm application/xhtml).
+DIAGNOSTIC_REPORT_XHTML = {
+    **DIAGNOSTIC_REPORT,
+    "id": "report-813",
+    "presentedForm": [
+        _attachment(
+            '<div xmlns="http://www.w3.org/1999/xhtml"><h3>Findings</h3><p>Small left '
+            "pneumothorax after central line placement.</p></div>",
+            "application/xhtml",
+        )
+    ],
+}
+
 VALID_FHIR = {
     "DOCUMENT_REFERENCE": DOCUMENT_REFERENCE,
+    "DIAGNOSTIC_REPORT_XHTML": DIAGNOSTIC_REPORT_XHTML,
     "DOCUMENT_REFERENCE_HTML": DOCUMENT_REFERENCE_HTML,
     "DOCUMENT_REFERENCE_RTF": DOCUMENT_REFERENCE_RTF,
     "DIAGNOSTIC_REPORT": DIAGNOSTIC_REPORT,
@@ -186,6 +200,10 @@ INVALID_HL7V2 = {
     ).encode(): "invalid_hl7v2",  # MDM without TXA
     MDM_T02.replace("pneumonia", SECRET).encode("utf-16"): "invalid_hl7v2",  # not UTF-8
     MDM_T02.replace("|TX|18842", "|ED|18842").encode(): "unsupported_message",  # no text OBX
+    # Pasted from a PDF: an OBX wrapped onto a second line, and a page footer.
+    MDM_T02.replace("Started on amoxicillin", "Started on\ramoxicillin")
+    .replace("\rOBX|3", "\rPage 1 of 2\rOBX|3")
+    .encode(): "invalid_hl7v2",
 }
 
 INVALID_FHIR = {

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from models.messages import Extraction
+from models.messages import Extraction, content_hash
 from models.spans import Annotations
 from trainer.combine import vote
 from trainer.corpora import CorpusFormat, Document, read_corpus
@@ -31,6 +31,7 @@ def write_extractions(
                 model_version=model_version,
                 entities=found.entities,
                 ade_pairs=found.ade_pairs,
+                content_sha256=content_hash(document.text),
                 text=document.text if with_text else None,
             )
             out.write(line.model_dump_json(exclude_none=True) + "\n")

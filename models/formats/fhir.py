@@ -37,6 +37,10 @@ _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pr
 _TOKEN = re.compile(r"[\w.+-]{1,40}(/[\w.+-]{1,80})?")  # a MIME type or charset, safe to name
 
 
+# The identifier system of a URI (RFC 3986), for a document known only by its Bundle fullUrl.
+_URI_SYSTEM = "urn:ietf:rfc:3986"
+
+
 def _named(value: str | None) -> str:
     """A value from the message that an error may repeat only when it is a plain token."""
     return value if value and _TOKEN.fullmatch(value) else "?"
@@ -81,6 +85,9 @@ def html_to_text(html: str) -> str:
 _TEXT_TYPES = {
     "text/plain": lambda text: text,
     "text/html": html_to_text,
+    # US Core's own DiagnosticReport examples present their report as XHTML.
+    "application/xhtml+xml": html_to_text,
+    "application/xhtml": html_to_text,
     "text/rtf": lambda text: rtf_to_text(text).strip(),
     "application/rtf": lambda text: rtf_to_text(text).strip(),
 }
@@ -165,9 +172,14 @@ def _note(
         encounter = document.encounter
         authored = document.effectiveDateTime or document.issued
         concept = document.code
-    note_id = document.id or next((i.value for i in identifiers if i and i.value), None) or full_url
+    identifier = next((i for i in identifiers if i and i.value), None)
+    note_id = document.id or (identifier and identifier.value) or full_url
     if not note_id:
         raise _rejected(f"{kind} has no id, masterIdentifier, identifier or Bundle fullUrl")
+    # Named by identifier, not by a resource id a server resolves: keep how, for FHIR out.
+    note_id_system = None
+    if not document.id:
+        note_id_system = (identifier.system or "") if identifier else _URI_SYSTEM
     coding = (concept.coding or [None])[0] if concept else None
     note_type = (concept.text if concept else None) or (coding and (coding.display or coding.code))
     try:
@@ -178,6 +190,7 @@ def _note(
             source=f"{SOURCE_PREFIX}{kind}",
             patient_id=_referenced_id(document.subject, resolved),
             patient_id_system=_identifier_system(document.subject),
+            note_id_system=note_id_system,
             encounter_id=_referenced_id(encounter, resolved),
             authored_at=authored,
         )
@@ -185,11 +198,20 @@ def _note(
         raise _rejected(f"{kind} does not make a note: {problems(error)}") from None
 
 
-def source_resource(note: ClinicalNote) -> str | None:
-    """ "DocumentReference/<id>" (or DiagnosticReport) for a note read from FHIR, else None."""
+def source_type(note: ClinicalNote) -> str | None:
+    """DocumentReference or DiagnosticReport for a note read from FHIR, else None."""
     if not note.source.startswith(SOURCE_PREFIX):
         return None
-    return f"{note.source.removeprefix(SOURCE_PREFIX)}/{note.note_id}"
+    return note.source.removeprefix(SOURCE_PREFIX)
+
+
+def source_resource(note: ClinicalNote) -> str | None:
+    """ "DocumentReference/<id>" (or DiagnosticReport) for a note read from FHIR by its
+    resource id, else None (a note named by an identifier is referred to by that)."""
+    kind = source_type(note)
+    if kind is None or note.note_id_system is not None:
+        return None
+    return f"{kind}/{note.note_id}"
 
 
 def decode(payload: bytes) -> ClinicalNote:

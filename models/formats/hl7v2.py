@@ -3,8 +3,11 @@
 Read: MDM events that carry a document (T02 original, T04 status change, T06 addendum, T08
 edit, T10 replacement) and ORU^R01 results. The text is OBX-5 of every OBX whose value type
 (OBX-2) is TX, FT or ST, in order: repetitions and segments joined by line breaks, escape
-sequences decoded (`\\.br\\` a line break, `\\F\\` a `|`). MLLP framing and `\\n` or `\\r\\n`
-segment ends are tolerated. Errors name the segment and field, never a value.
+sequences decoded (`\\.br\\` a line break, `\\F\\` a `|`). MLLP framing, a UTF-8 byte-order mark
+and `\\n` or `\\r\\n` segment ends are tolerated; the character set is the one MSH-18 names
+(`CHARSETS`), else UTF-8. A line that is not a segment (a field wrapped onto a new line when a
+message was pasted from a PDF, a page footer) rejects the message, naming the line: read on,
+its text would silently go missing. Errors name the segment and field, never a value.
 """
 
 import re
@@ -21,6 +24,18 @@ DOCUMENT_EVENTS = {
 }  # fmt: skip
 TEXT_TYPES = ("TX", "FT", "ST")
 MLLP_START, MLLP_END = b"\x0b", b"\x1c"
+BOM = b"\xef\xbb\xbf"
+# MSH-18 (HL7 table 0211) -> Python codec.
+CHARSETS = {
+    "ASCII": "ascii",
+    "UNICODE UTF-8": "utf-8",
+    "UNICODE": "utf-8",
+    "GB 18030-2000": "gb18030",
+    "KS X 1001": "euc_kr",
+    "BIG-5": "big5",
+    **{f"8859/{n}": f"iso8859_{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 15)},
+}
+_SEGMENT = re.compile(r"[A-Z][A-Z0-9]{2}(\||$)")
 _FIELD_NAME = re.compile(r"[A-Z][A-Z0-9]{1,3}")
 # HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]
 _TIMESTAMP = re.compile(r"\d{4}(?:\d{2}){0,5}(?:\.\d{1,4})?(?:[+-]\d{4})?")
@@ -33,20 +48,28 @@ def _rejected(
 
 
 def _text(payload: bytes) -> str:
-    """The message as text with `\\r` segment ends: UTF-8, or the ISO 8859 set MSH-18 names."""
+    """The message as text with `\\r` segment ends, in the character set MSH-18 names."""
     framed = payload.strip().removeprefix(MLLP_START).removesuffix(MLLP_END).strip()
+    framed = framed.removeprefix(BOM)
+    fields = framed.split(b"\r", 1)[0].split(b"\n", 1)[0].split(b"|")
+    named = fields[17].split(b"^")[0].decode("ascii", "replace").strip() if len(fields) > 17 else ""
+    codec = CHARSETS.get(named, "utf-8")
     try:
-        text = framed.decode("utf-8")
+        text = framed.decode(codec)
     except UnicodeDecodeError as error:
-        fields = framed.split(b"\r", 1)[0].split(b"\n", 1)[0].split(b"|")
-        charset = fields[17].decode("ascii", "replace") if len(fields) > 17 else ""
-        if not charset.startswith("8859/"):
-            raise _rejected(
-                f"not UTF-8 ({error.reason} at byte {error.start}) and MSH-18 names no "
-                "ISO 8859 character set"
-            ) from None
-        text = framed.decode(f"iso8859_{charset.removeprefix('8859/')}", "replace")
+        said = f"MSH-18 {named}" if named in CHARSETS else "UTF-8 (MSH-18 names no set we map)"
+        raise _rejected(f"not {said}: {error.reason} at byte {error.start}") from None
     return text.replace("\r\n", "\r").replace("\n", "\r")
+
+
+def _check_segments(text: str) -> None:
+    """Every line a segment: `XYZ|...`. A wrapped field or a stray line is named by number."""
+    for number, line in enumerate(text.split("\r"), 1):
+        if line.strip() and not _SEGMENT.match(line):
+            raise _rejected(
+                f"line {number} is not a segment (a segment starts with a three-character id "
+                "and the field separator): a field wrapped onto a new line, or text pasted in"
+            )
 
 
 def _value(message: hl7.Message, path: str) -> str:
@@ -105,6 +128,7 @@ def decode(payload: bytes) -> ClinicalNote:
     text = _text(payload)
     if not text.startswith("MSH"):
         raise _rejected("not HL7 v2 ER7: the message does not start with an MSH segment")
+    _check_segments(text)
     try:
         message = hl7.parse(text)
     except Exception as error:  # noqa: BLE001 (python-hl7 raises several kinds on bad input)
@@ -153,9 +177,12 @@ def decode(payload: bytes) -> ClinicalNote:
 
 
 def split(data: bytes) -> list[bytes]:
-    """A file of messages, MLLP-framed or not, one after another: each from its MSH."""
+    """A file of messages, MLLP-framed or not, one after another, cut before each MSH that
+    starts a line. What comes before the first (a byte-order mark, garbage) stays with it, so
+    the decoder reads or rejects it with a reason; nothing is dropped unseen."""
     text = data.replace(MLLP_START, b"\r").replace(MLLP_END, b"\r")
     text = text.replace(b"\r\n", b"\r").replace(b"\n", b"\r")
-    starts = [m.start() for m in re.finditer(rb"(?:^|(?<=\r))MSH\|", text)]
-    bounds = zip(starts, [*starts[1:], len(text)], strict=True)
-    return [text[start:end].strip(b"\r") for start, end in bounds]
+    cuts = [m.start() for m in re.finditer(rb"(?<=\r)MSH\|", text)]
+    bounds = zip([0, *cuts], [*cuts, len(text)], strict=True)
+    messages = [text[start:end].strip(b"\r") for start, end in bounds]
+    return [message for message in messages if message.strip()]

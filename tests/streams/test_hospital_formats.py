@@ -29,6 +29,8 @@ def messages(kafka) -> list[tuple[str, NoteFormat, bytes, str | None]]:
     hl7, fhir = kafka.hl7v2_notes_topic, kafka.fhir_notes_topic
     return (
         [(hl7, NoteFormat.HL7V2, m.encode(), None) for m in VALID_HL7V2.values()]
+        # As Windows tools write it: a UTF-8 byte-order mark before MSH.
+        + [(hl7, NoteFormat.HL7V2, b"\xef\xbb\xbf" + VALID_HL7V2["MDM_T02"].encode(), None)]
         + [(fhir, NoteFormat.FHIR, json.dumps(r).encode(), None) for r in VALID_FHIR.values()]
         + [(hl7, NoteFormat.HL7V2, p, reason) for p, reason in INVALID_HL7V2.items()]
         + [(fhir, NoteFormat.FHIR, p, reason) for p, reason in INVALID_FHIR.items()]
@@ -97,7 +99,7 @@ async def test_every_hospital_message_yields_one_extraction_or_one_dead_letter(
     # Only this test's messages: other tests share the runtime's topics.
     extractions = [o for w in where for o in outcomes[w] if isinstance(o, Extraction)]
     spec_notes = sum(reason is None for _, reason in FHIR_SPEC_EXAMPLES.values())
-    assert valid == len(extractions) == len(VALID_HL7V2) + len(VALID_FHIR) + spec_notes
+    assert valid == len(extractions) == len(VALID_HL7V2) + 1 + len(VALID_FHIR) + spec_notes
     assert sum(len(x.entities) for x in extractions) > 0
     assert any(e.codes for x in extractions for e in x.entities)
 
