@@ -1,7 +1,8 @@
 """One batch of note events -> Extractions, ADE events and dead letters.
 
-Every message read ends in exactly one of: an Extraction on the entities topic, or a
-DeadLetter, whatever else is in its batch. Outputs are keyed by note_id with stable ids, so
+Every document read ends in exactly one of: an Extraction on the entities topic, or a
+DeadLetter, whatever else is in its batch; a message holds one document, or several (a FHIR
+Bundle), each with its own outcome. Outputs are keyed by note_id with stable ids, so
 re-delivery after a crash (at-least-once) yields duplicates a consumer can drop, never
 different answers.
 
@@ -25,7 +26,7 @@ from tritonclient.utils import InferenceServerException
 from models import codes
 from models.backoff import delays
 from models.chunks import chunk_spans, join_chunks
-from models.formats import NoteFormat, parse_note
+from models.formats import NoteFormat, parse_notes
 from models.messages import (
     AdverseDrugEvent,
     ClinicalNote,
@@ -98,23 +99,26 @@ class BatchProcessor:
     async def process(self, events: Sequence[EventT]) -> None:
         metrics.NOTES_IN.inc(len(events))
         for event in events:
-            event.message.incref()  # released by event.ack() once its outcome is sent
+            event.message.incref()  # released by event.ack() once its outcomes are sent
         notes: list[tuple[EventT, ClinicalNote]] = []
         for event in events:
-            try:
-                note = parse_note(
-                    event.value,
-                    self.worker.max_message_bytes,
-                    self.worker.max_note_chars,
-                    self.note_formats.get(event.message.topic, NoteFormat.JSON),
-                )
-            except NoteRejected as rejection:
-                await self.dead_letter(event, rejection)
-            else:
-                notes.append((event, note))
-        if not notes:
-            return
+            for outcome in parse_notes(
+                event.value,
+                self.worker.max_message_bytes,
+                self.worker.max_note_chars,
+                self.note_formats.get(event.message.topic, NoteFormat.JSON),
+            ):
+                if isinstance(outcome, NoteRejected):
+                    await self.dead_letter(event, outcome)
+                else:
+                    notes.append((event, outcome))
+        if notes:
+            await self._extract(notes)
+        # A message is done once each of its documents has its outcome (a Bundle has several).
+        for event in events:
+            event.ack()
 
+    async def _extract(self, notes: list[tuple[EventT, ClinicalNote]]) -> None:
         received_at = datetime.now(UTC)
         spans = [chunk_spans(note.text, self.worker.chunk_chars) for _, note in notes]
         texts = [
@@ -264,7 +268,6 @@ class BatchProcessor:
         if request is not None:
             await send(self.topics.teacher_requests, request, key)
             metrics.SAMPLES_SENT.labels(reason=reason.value).inc()
-        event.ack()
         metrics.NOTES_OUT.inc()
         metrics.ADE_PAIRS.inc(len(annotations.ade_pairs))
         for entity in annotations.entities:
@@ -273,7 +276,6 @@ class BatchProcessor:
 
     async def dead_letter(self, event: EventT, rejection: NoteRejected) -> None:
         await send_dead_letter(self.topics, event, rejection, self.worker.dead_letter_payload_bytes)
-        event.ack()
 
 
 async def send_dead_letter(

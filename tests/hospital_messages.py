@@ -219,8 +219,11 @@ INVALID_FHIR = {
         {**DOCUMENT_REFERENCE, "content": [{"attachment": {"url": "https://ehr.example/d/1"}}]}
     ).encode(): "unsupported_message",
     json.dumps(
-        {**BUNDLE, "entry": [*BUNDLE["entry"], {"resource": DIAGNOSTIC_REPORT}]}
-    ).encode(): "unsupported_message",  # two documents in one Bundle
+        {
+            **BUNDLE,
+            "entry": [e for e in BUNDLE["entry"] if e["resource"]["resourceType"] == "Patient"],
+        }
+    ).encode(): "unsupported_message",  # no document
     b'{"resourceType": "DocumentReference", "content": [' + SECRET.encode(): "invalid_json",
     json.dumps({**DOCUMENT_REFERENCE, "id": None, "masterIdentifier": None}).encode(): (
         "invalid_fhir"
@@ -235,3 +238,18 @@ FHIR_SPEC_EXAMPLES: dict[str, tuple[bytes, str | None]] = {
     path.stem: (path.read_bytes(), None if path.stem in _SPEC_TEXT else "unsupported_message")
     for path in sorted((Path(__file__).parent / "fixtures" / "fhir_r4_examples").glob("*.json"))
 }
+
+
+# An EHR export: a searchset Bundle of several documents, one of them unreadable (a PDF).
+MULTI_DOCUMENT_BUNDLE = {
+    "resourceType": "Bundle",
+    "type": "searchset",
+    "entry": [
+        {"fullUrl": "https://ehr.example/fhir/DocumentReference/docref-3001",
+         "resource": DOCUMENT_REFERENCE},
+        {"fullUrl": "https://ehr.example/fhir/DiagnosticReport/report-812",
+         "resource": DIAGNOSTIC_REPORT},
+        {"resource": {**DOCUMENT_REFERENCE, "id": "docref-pdf",
+                      "content": [{"attachment": _attachment(SECRET, "application/pdf")}]}},
+    ],
+}  # fmt: skip

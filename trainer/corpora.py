@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from models.codes import MESH
-from models.formats import FORMATS, NoteFormat, parse_note
+from models.formats import FORMATS, NoteFormat, parse_notes
 from models.labels import EntityType
 from models.messages import NoteRejected
 from models.spans import AdePair, Annotations, Code, Entity
@@ -120,18 +120,17 @@ def read_messages(path: Path, note_format: NoteFormat) -> Iterator[Document]:
     """A file of messages in a hospital format, decoded one by one as the stream does."""
     data = path.read_bytes()
     for number, message in enumerate(FORMATS[note_format].split(data), 1):
-        try:
-            note = parse_note(message, len(message), len(message), note_format)
-        except NoteRejected as rejection:
-            log.warning("%s: message %d skipped: %s: %s", path.name, number,
-                        rejection.reason.value, rejection.error)  # fmt: skip
-            continue
-        yield Document(
-            doc_id=note.note_id,
-            text=note.text,
-            patient_id=note.patient_id,
-            encounter_id=note.encounter_id,
-        )
+        for note in parse_notes(message, len(message), len(message), note_format):
+            if isinstance(note, NoteRejected):
+                log.warning("%s: message %d skipped: %s: %s", path.name, number,
+                            note.reason.value, note.error)  # fmt: skip
+                continue
+            yield Document(
+                doc_id=note.note_id,
+                text=note.text,
+                patient_id=note.patient_id,
+                encounter_id=note.encounter_id,
+            )
 
 
 def read_phee(path: Path) -> Iterator[Document]:

@@ -2,10 +2,12 @@
 DocumentReference, DiagnosticReport and Bundle unchanged).
 
 Read: a DocumentReference (text from `content[].attachment`), a DiagnosticReport (from
-`presentedForm[]` and `conclusion`), or a Bundle holding exactly one of them, whose Patient and
-Encounter entries resolve `urn:uuid:` references (and whose fullUrl names a document with no
-id). Attachments count when they carry `data` of type text/plain, text/html or text/rtf
-(converted to text); an attachment by `url` alone is not fetched, nor is a PDF read.
+`presentedForm[]` and `conclusion`), or a Bundle of any type (a document, `$everything`, a
+searchset, a bulk export): each DocumentReference or DiagnosticReport in it is a note of its
+own, its Patient and Encounter entries resolve `urn:uuid:` references (and a fullUrl names a
+document with no id). Attachments count when they carry `data` of type text/plain, text/html,
+XHTML or RTF (converted to text); an attachment by `url` alone is not fetched, nor is a PDF
+read.
 """
 
 import json
@@ -214,7 +216,9 @@ def source_resource(note: ClinicalNote) -> str | None:
     return f"{kind}/{note.note_id}"
 
 
-def decode(payload: bytes) -> ClinicalNote:
+def decode(payload: bytes) -> list[ClinicalNote | NoteRejected]:
+    """One note per document: a resource, or each document of a Bundle (a document that does
+    not make a note is rejected on its own, the others are read)."""
     raw = load_json(payload)
     kind = raw.get("resourceType") if isinstance(raw, dict) else None
     if kind not in RESOURCES:
@@ -231,13 +235,12 @@ def decode(payload: bytes) -> ClinicalNote:
     except ValidationError as error:
         raise _rejected(f"not a valid FHIR R4 {kind}: {problems(error)}") from None
     if not isinstance(resource, Bundle):
-        return _note(resource, {})
+        return [_note(resource, {})]
     entries = resource.entry or []
     documents = [entry for entry in entries if isinstance(entry.resource, DOCUMENTS)]
-    if len(documents) != 1:
+    if not documents:
         raise _rejected(
-            f"Bundle holds {len(documents)} DocumentReference/DiagnosticReport entries; "
-            "clinstream reads one document per message (split the Bundle upstream)",
+            "Bundle holds no DocumentReference or DiagnosticReport",
             DeadLetterReason.UNSUPPORTED_MESSAGE,
         )
     resolved = {
@@ -245,7 +248,16 @@ def decode(payload: bytes) -> ClinicalNote:
         for entry in entries
         if entry.fullUrl and entry.resource is not None and entry.resource.id
     }
-    return _note(documents[0].resource, resolved, documents[0].fullUrl)
+    outcomes: list[ClinicalNote | NoteRejected] = []
+    for number, entry in enumerate(documents, 1):
+        try:
+            outcomes.append(_note(entry.resource, resolved, entry.fullUrl))
+        except NoteRejected as rejection:
+            where = f"document {number} of {len(documents)}: " if len(documents) > 1 else ""
+            outcomes.append(
+                NoteRejected(rejection.reason, where + rejection.error, entry.resource.id)
+            )
+    return outcomes
 
 
 def split(data: bytes) -> list[bytes]:

@@ -9,11 +9,17 @@ import logging
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.formats import FORMATS, NoteFormat, parse_note
+from models.formats import FORMATS, NoteFormat, parse_note, parse_notes
 from models.formats.fhir import source_resource
 from models.messages import ClinicalNote, DeadLetterReason, NoteRejected, content_hash
 from streams.fhir_out import _document
-from tests.hospital_messages import DIAGNOSTIC_REPORT, DOCUMENT_REFERENCE, MDM_T02, ORU_R01_REPORT
+from tests.hospital_messages import (
+    DIAGNOSTIC_REPORT,
+    DOCUMENT_REFERENCE,
+    MDM_T02,
+    MULTI_DOCUMENT_BUNDLE,
+    ORU_R01_REPORT,
+)
 from trainer.corpora import read_messages
 
 LIMIT = 1_000_000
@@ -116,3 +122,18 @@ def test_extract_reads_any_hl7_file_without_an_exception(tmp_path_factory, prefi
     path = tmp_path_factory.mktemp("fuzz") / "messages.hl7"
     path.write_bytes(prefix + MDM_T02[:cut].encode() + b"\r" + ORU_R01_REPORT.encode())
     assert "RAD-88120" in [d.doc_id for d in read_messages(path, NoteFormat.HL7V2)]
+
+
+def test_a_bundle_of_several_documents_gives_each_its_own_note_or_rejection(tmp_path):
+    payload = json.dumps(MULTI_DOCUMENT_BUNDLE).encode()
+    first, second, third = parse_notes(payload, LIMIT, LIMIT, NoteFormat.FHIR)
+    assert (first.note_id, second.note_id) == ("docref-3001", "report-812")
+    assert source_resource(second) == "DiagnosticReport/report-812"
+    assert isinstance(third, NoteRejected) and third.note_id == "docref-pdf"
+    assert third.reason == DeadLetterReason.UNSUPPORTED_MESSAGE
+    assert third.error.startswith("document 3 of 3: ")
+    exported = tmp_path / "export.ndjson"
+    exported.write_bytes(payload)
+    assert [d.doc_id for d in read_messages(exported, NoteFormat.FHIR)] == [
+        "docref-3001", "report-812"
+    ]  # fmt: skip

@@ -13,6 +13,7 @@ from tests.hospital_messages import (
     FHIR_SPEC_EXAMPLES,
     INVALID_FHIR,
     INVALID_HL7V2,
+    MULTI_DOCUMENT_BUNDLE,
     SECRET,
     VALID_FHIR,
     VALID_HL7V2,
@@ -145,3 +146,38 @@ def extract_offline(tmp_path, student) -> list[Extraction]:
             assert all(note.text[e.start : e.end] == e.text for e in extraction.entities)
         found += lines
     return found
+
+
+async def test_a_bundle_of_several_documents_gives_one_outcome_per_document(runtime):
+    kafka = runtime.kafka
+    consumer = topics.consumer(kafka, kafka.entities_topic, kafka.dead_letter_topic,
+                               auto_offset_reset="earliest")  # fmt: skip
+    producer = topics.producer(kafka)
+    await consumer.start()
+    await producer.start()
+    outcomes: list[Extraction | DeadLetter] = []
+    try:
+        meta = await (
+            await producer.send(kafka.fhir_notes_topic, json.dumps(MULTI_DOCUMENT_BUNDLE).encode())
+        )
+        at = (kafka.fhir_notes_topic, meta.partition, meta.offset)
+        deadline = time.monotonic() + 120
+        while len(outcomes) < 3:
+            assert time.monotonic() < deadline, "some documents have no outcome"
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    model = Extraction if record.topic == kafka.entities_topic else DeadLetter
+                    outcome = model.model_validate_json(record.value)
+                    if (outcome.source_topic, outcome.source_partition,
+                            outcome.source_offset) == at:  # fmt: skip
+                        outcomes.append(outcome)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    by_id = {outcome.note_id: outcome for outcome in outcomes}
+    assert set(by_id) == {"docref-3001", "report-812", "docref-pdf"}
+    assert isinstance(by_id["docref-3001"], Extraction)
+    assert isinstance(by_id["report-812"], Extraction)
+    letter = by_id["docref-pdf"]
+    assert isinstance(letter, DeadLetter) and letter.reason.value == "unsupported_message"
+    assert SECRET not in letter.error
