@@ -3,6 +3,8 @@
 The pipeline follows the transformers token-classification example: read labelled texts,
 align labels to window tokens, train with a dev set and early stopping, save the weights, the
 tokenizer, the label list and an ONNX export in one run folder.
+
+The three stages stay in one module (some 320 lines) so that they read in the order they run.
 """
 
 import copy

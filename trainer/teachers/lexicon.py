@@ -30,7 +30,7 @@ _ADE_CUES = re.compile(
     r"initiation of|taking|beginning|receiving)|since starting|side effects?|adverse "
     r"(reaction|effect|event)s?|reaction to|intoleran(ce|t)|toxicity|discontinued|stopped|held "
     r"(because|for|due)|developed|development of|following|while (on|receiving|taking)|caused|"
-    r"resulted in|complicated by|onset of|overdose|poisoning|exposure to)\b",
+    r"resulted in|complicated by|onset of|overdose|poisoning|exposure to|causes?)\b",
     re.IGNORECASE,
 )
 

@@ -6,6 +6,9 @@ are aligned back to character offsets of the note. Identifiers are redacted befo
 leaves, and only allowed hosts are called. Requests are retried with backoff, run with
 bounded concurrency, and cached by (prompt version, model, text hash), so labelling the same
 text again costs nothing. Tokens, cost and latency are counted.
+
+The prompt, the answer schema, the client and the alignment stay together (some 310 lines):
+they change together.
 """
 
 import asyncio
