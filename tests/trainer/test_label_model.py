@@ -51,15 +51,6 @@ def test_it_learns_the_noisy_teacher_calls_outside_words_effects(model):
     assert noisy[outside][ade] > 10 * careful[outside][ade]
 
 
-def test_a_text_with_an_agreed_effect_reports_one_and_a_text_without_does_not(model):
-    text = TEXTS[0]
-    assert model.ade_probability(text, readings(text, 0)) > 0.9
-    plain = [reading(text, ("drug0", EntityType.DRUG))] * 3 + [
-        reading(text, ("drug0", EntityType.DRUG), ("cough", EntityType.ADE))
-    ]
-    assert model.ade_probability(text, plain) < 0.5
-
-
 def test_texts_need_the_same_teachers():
     with pytest.raises(ValueError, match="same number of readings"):
         fit_label_model(TEXTS[:2], [readings(TEXTS[0], 0), readings(TEXTS[1], 1)[:2]])
