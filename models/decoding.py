@@ -8,7 +8,7 @@ import numpy as np
 from models.context import mark_context
 from models.labels import LABELS, EntityType, split_label
 from models.pairing import PairModel
-from models.sentences import sentence_index
+from models.sentences import item_pieces, sentence_index
 from models.spans import AdePair, Annotations, Entity
 from models.windows import Windows, first_subword_positions, word_spans
 
@@ -158,8 +158,23 @@ def annotate(text: str, entities: list[Entity], pair_model: PairModel | None = N
 
     Teacher and student both end here, so their outputs mean the same thing.
     """
-    entities = mark_context(text, entities)
+    entities = mark_context(text, _within_items(text, entities))
     return Annotations(entities=entities, ade_pairs=pair_adverse_events(text, entities, pair_model))
+
+
+def _within_items(text: str, entities: list[Entity]) -> list[Entity]:
+    """ "Generalized anxiety disorder\\nPneumonia" is two mentions, not one."""
+    result = []
+    for entity in entities:
+        pieces = item_pieces(text, entity.start, entity.end)
+        if pieces == [(entity.start, entity.end)]:
+            result.append(entity)
+            continue
+        result += [
+            entity.model_copy(update={"start": start, "end": end, "text": text[start:end]})
+            for start, end in pieces
+        ]
+    return result
 
 
 def pair_adverse_events(

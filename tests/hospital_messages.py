@@ -253,3 +253,34 @@ MULTI_DOCUMENT_BUNDLE = {
                       "content": [{"attachment": _attachment(SECRET, "application/pdf")}]}},
     ],
 }  # fmt: skip
+
+# Two reports in one ORU: each order (OBR) its own document; the pathology comment is in NTE.
+ORU_TWO_ORDERS = "\r".join(
+    [
+        "MSH|^~\\&|LIS|GENHOSP|EHR|GENHOSP|20240118120000||ORU^R01^ORU_R01|MSG-00031|P|2.5",
+        "PID|1||MRN-48213^^^GENHOSP^MR||TESTPATIENT^ALEX",
+        "OBR|1|ORD-6001^EHR|RAD-90001^RIS|71046^CHEST X-RAY 2 VIEWS^CPT|||20240118101500",
+        "OBX|1|TX|71046^CHEST X-RAY^CPT|1|Small left pneumothorax after central line placement.||||||F",
+        "OBR|2|ORD-6002^EHR|PATH-3302^LIS|88305^SKIN BIOPSY^CPT|||20240118110000",
+        "OBX|1|NM|2345-7^GLUCOSE^LN||182|mg/dL|70-105|H|||F",
+        "NTE|1||Lichenoid drug eruption, consistent with a reaction to hydrochlorothiazide.",
+    ]
+)
+
+# A public-health case notification: its ST values are ids, a phone number and an address.
+ORU_CASE_NOTIFICATION = "\r".join(
+    [
+        "MSH|^~\\&|ELR|STATELAB|DOH|STATE|20240118130000||ORU^R01^ORU_R01|MSG-00032|P|2.5.1",
+        "PID|1||MRN-77120^^^STATELAB^MR||TESTPATIENT^ROBIN",
+        "OBR|1|ORD-7001|ELR-5521|68991-9^Epidemiologically important information^LN",
+        "OBX|1|ST|77989-2^Case ID^LN||CASE-2024-00981||||||F",
+        "OBX|2|ST|52831-5^Reporter phone^LN||(555) 010-2233||||||F",
+        "OBX|3|ST|76437-3^Reporter email^LN||reporter@example.org||||||F",
+    ]
+)
+
+# A problem list, one problem a line, as some engines send a history.
+MDM_PROBLEM_LIST = MDM_T02.replace(
+    "Continue metformin for type 2 diabetes mellitus.",
+    "Problems:\\.br\\ Generalized anxiety disorder\\.br\\ Pneumonia\\.br\\ Stroke",
+)

@@ -2,9 +2,9 @@
 
 Each format module has `decode(payload)`, raising NoteRejected with a reason and an error that
 names fields, never note text, and `split(file bytes) -> messages` for the batch commands. A
-message may hold several documents (a FHIR Bundle): each becomes its own note or its own
-rejection. Adding a format is a module and a row in FORMATS; the stream, `clinstream extract
---format` and the tests all decode through `parse_notes`.
+message may hold several documents (a FHIR Bundle, an ORU of several orders): each becomes
+its own note or its own rejection. Adding a format is a module and a row in FORMATS; the
+stream, `clinstream extract --format` and the tests all decode through `parse_notes`.
 """
 
 from collections.abc import Callable
@@ -37,7 +37,7 @@ def _one(decode: Callable[[bytes], ClinicalNote]) -> Callable[[bytes], list[Clin
 
 FORMATS: dict[NoteFormat, Format] = {
     NoteFormat.JSON: Format(_one(native.decode), native.split, DeadLetterReason.INVALID_SCHEMA),
-    NoteFormat.HL7V2: Format(_one(hl7v2.decode), hl7v2.split, DeadLetterReason.INVALID_HL7V2),
+    NoteFormat.HL7V2: Format(hl7v2.decode, hl7v2.split, DeadLetterReason.INVALID_HL7V2),
     NoteFormat.FHIR: Format(fhir.decode, fhir.split, DeadLetterReason.INVALID_FHIR),
 }
 

@@ -1,13 +1,15 @@
 """HL7 v2 messages in ER7 (pipe-delimited) encoding, read with python-hl7.
 
 Read: MDM events that carry a document (T02 original, T04 status change, T06 addendum, T08
-edit, T10 replacement) and ORU^R01 results. The text is OBX-5 of every OBX whose value type
-(OBX-2) is TX, FT or ST, in order: repetitions and segments joined by line breaks, escape
-sequences decoded (`\\.br\\` a line break, `\\F\\` a `|`). MLLP framing, a UTF-8 byte-order mark
-and `\\n` or `\\r\\n` segment ends are tolerated; the character set is the one MSH-18 names
-(`CHARSETS`), else UTF-8. A line that is not a segment (a field wrapped onto a new line when a
-message was pasted from a PDF, a page footer) rejects the message, naming the line: read on,
-its text would silently go missing. Errors name the segment and field, never a value.
+edit, T10 replacement) and ORU^R01 results: an MDM is one document, an ORU one per order (OBR)
+that carries narrative. The text is OBX-5 of every OBX whose value type (OBX-2) is TX or FT, or
+ST where it reads as prose, and NTE-3 comments, in order: repetitions and segments joined by
+line breaks, escape sequences decoded (`\\.br\\` a line break, `\\F\\` a `|`). MLLP framing, a
+UTF-8 byte-order mark and `\\n` or `\\r\\n` segment ends are tolerated; the character set is
+the one MSH-18 names (`CHARSETS`), else UTF-8. A line that is not a segment (a field wrapped onto
+a new line when a message was pasted from a PDF, a page footer) rejects the message, naming the
+line: read on, its text would silently go missing. Errors name the segment and field, never a
+value.
 """
 
 import re
@@ -36,6 +38,8 @@ CHARSETS = {
     **{f"8859/{n}": f"iso8859_{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 15)},
 }
 _SEGMENT = re.compile(r"[A-Z][A-Z0-9]{2}(\||$)")
+# An ST value counts as narrative when it reads as prose: four words or more.
+_PROSE = re.compile(r"(?:[^\W\d_]{2,}[^\w]+){3,}[^\W\d_]{2,}")
 _FIELD_NAME = re.compile(r"[A-Z][A-Z0-9]{1,3}")
 # HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]
 _TIMESTAMP = re.compile(r"\d{4}(?:\d{2}){0,5}(?:\.\d{1,4})?(?:[+-]\d{4})?")
@@ -100,31 +104,57 @@ def _field_name(path: str) -> str:
     return f"{segment}-{field.removeprefix('F')}"
 
 
-def _observation_text(message: hl7.Message) -> str:
+def _narrative(message: hl7.Message, segments: list) -> tuple[list[str], set[str]]:
+    """Lines of narrative in these segments: OBX-5 of TX and FT values, of ST values that read
+    as prose (a case notification's ST values are ids, phone numbers, addresses), and NTE-3
+    comments, where some labs put their narrative; and the other OBX-2 types seen."""
     repetition = message.separators[2] if len(message.separators) > 2 else "~"
     lines: list[str] = []
     other_types: set[str] = set()
-    for obx in message.segments("OBX") if _has(message, "OBX") else []:
-        value_type = str(obx[2]).strip() if len(obx) > 2 else ""
-        if value_type not in TEXT_TYPES:
-            other_types.add(value_type if _FIELD_NAME.fullmatch(value_type) else "?")
+    for segment in segments:
+        name = str(segment[0])
+        if name == "NTE":
+            raw = str(segment[3]) if len(segment) > 3 else ""
+        elif name == "OBX":
+            value_type = str(segment[2]).strip() if len(segment) > 2 else ""
+            raw = str(segment[5]) if len(segment) > 5 else ""
+            if value_type not in TEXT_TYPES or (
+                value_type == "ST" and not _PROSE.search(message.unescape(raw))
+            ):
+                other_types.add(value_type if _FIELD_NAME.fullmatch(value_type) else "?")
+                continue
+        else:
             continue
-        raw = str(obx[5]) if len(obx) > 5 else ""
         lines += [message.unescape(part).replace("\r", "\n") for part in raw.split(repetition)]
-    if not lines:
-        found = f"; found OBX-2 {', '.join(sorted(other_types))}" if other_types else ""
-        raise _rejected(
-            f"no OBX segment with a text value (OBX-2 {'/'.join(TEXT_TYPES)}){found}",
-            DeadLetterReason.UNSUPPORTED_MESSAGE,
-        )
-    return "\n".join(lines)
+    return [line for line in lines if line.strip()], other_types
+
+
+def _no_narrative(other_types: set[str]) -> NoteRejected:
+    found = f"; found OBX-2 {', '.join(sorted(other_types))}" if other_types else ""
+    return _rejected(
+        f"no narrative: no OBX of value type {'/'.join(TEXT_TYPES)} (ST only as prose) and no "
+        f"NTE comment{found}",
+        DeadLetterReason.UNSUPPORTED_MESSAGE,
+    )
+
+
+def _orders(message: hl7.Message) -> list[tuple[hl7.Segment | None, list]]:
+    """An ORU's segments grouped by OBR: each order with the OBX and NTE segments after it."""
+    groups: list[tuple[hl7.Segment | None, list]] = [(None, [])]
+    for segment in message:
+        if str(segment[0]) == "OBR":
+            groups.append((segment, []))
+        else:
+            groups[-1][1].append(segment)
+    return [group for group in groups if group[0] is not None or group[1]]
 
 
 def _has(message: hl7.Message, segment: str) -> bool:
     return any(str(s[0]) == segment for s in message)
 
 
-def decode(payload: bytes) -> ClinicalNote:
+def decode(payload: bytes) -> list[ClinicalNote | NoteRejected]:
+    """An MDM's document, or each order (OBR) of an ORU that carries narrative, as a note."""
     text = _text(payload)
     if not text.startswith("MSH"):
         raise _rejected("not HL7 v2 ER7: the message does not start with an MSH segment")
@@ -143,35 +173,79 @@ def decode(payload: bytes) -> ClinicalNote:
             f"MSH-9 is {named}: clinstream reads MDM^T02/T04/T06/T08/T10 and ORU^R01",
             DeadLetterReason.UNSUPPORTED_MESSAGE,
         )
-    is_document = event[0] == "MDM"
-    if is_document and not _has(message, "TXA"):
-        raise _rejected(f"{'^'.join(event)} has no TXA segment")
-    note_text = _observation_text(message)
-    note_id = (
-        _value(message, "TXA.F12.R1.C1") if is_document else _value(message, "OBR.F3.R1.C1")
-    ) or control_id
-    try:
-        return ClinicalNote(
-            note_id=note_id,
-            text=note_text,
-            note_type=(
-                _value(message, "TXA.F2.R1.C1")
-                if is_document
-                else _value(message, "OBR.F4.R1.C2") or _value(message, "OBR.F4.R1.C1")
-            )
-            or "unknown",
-            source="/".join(
-                part
-                for part in (_value(message, "MSH.F3.R1.C1"), _value(message, "MSH.F4.R1.C1"))
-                if part
-            )
-            or "unknown",
-            patient_id=_value(message, "PID.F3.R1.C1") or None,
-            encounter_id=_value(message, "PV1.F19.R1.C1") or None,
-            authored_at=_timestamp(
-                message, *(("TXA.F4",) if is_document else ("OBR.F7",)), "MSH.F7"
-            ),
+    common = {
+        "source": "/".join(
+            part
+            for part in (_value(message, "MSH.F3.R1.C1"), _value(message, "MSH.F4.R1.C1"))
+            if part
         )
+        or "unknown",
+        "patient_id": _value(message, "PID.F3.R1.C1") or None,
+        "encounter_id": _value(message, "PV1.F19.R1.C1") or None,
+    }
+    if event[0] == "MDM":
+        if not _has(message, "TXA"):
+            raise _rejected(f"{'^'.join(event)} has no TXA segment")
+        lines, other_types = _narrative(message, list(message))
+        if not lines:
+            raise _no_narrative(other_types)
+        return [
+            _note(
+                note_id=_value(message, "TXA.F12.R1.C1") or control_id,
+                text="\n".join(lines),
+                note_type=_value(message, "TXA.F2.R1.C1") or "unknown",
+                authored_at=_timestamp(message, "TXA.F4", "MSH.F7"),
+                **common,
+            )
+        ]
+    notes, seen_types = [], set()
+    orders = _orders(message)
+    for number, (order, segments) in enumerate(orders, 1):
+        lines, other_types = _narrative(message, segments)
+        seen_types |= other_types
+        if not lines:
+            continue  # a numeric result, not a document
+        placer, filler, service, observed = (
+            _components(message, order, field) for field in (2, 3, 4, 7)
+        )
+        notes.append(
+            _note(
+                note_id=(filler[0] or placer[0]
+                         or (control_id if len(orders) == 1 else f"{control_id}-{number}")),
+                text="\n".join(lines),
+                note_type=service[1] or service[0] or "unknown",
+                authored_at=_order_time(observed[0]) or _timestamp(message, "MSH.F7"),
+                **common,
+            )
+        )  # fmt: skip
+    if not notes:
+        raise _no_narrative(seen_types)
+    return notes
+
+
+def _components(message: hl7.Message, segment: hl7.Segment | None, field: int) -> list[str]:
+    """A field's first repetition as its components, at least two; empty where absent."""
+    raw = str(segment[field]).strip() if segment is not None and len(segment) > field else ""
+    # python-hl7's separators: segment, field, repetition, component, subcomponent.
+    first = raw.split(message.separators[2])[0]
+    return [*first.split(message.separators[3]), ""]
+
+
+def _order_time(value: str) -> datetime | None:
+    """OBR-7, the observation time, when set."""
+    if not value:
+        return None
+    if not _TIMESTAMP.fullmatch(value):
+        raise _rejected("OBR-7 is not an HL7 timestamp")
+    try:
+        return hl7.parse_datetime(value)
+    except ValueError:
+        raise _rejected("OBR-7 is not an HL7 timestamp") from None
+
+
+def _note(**fields) -> ClinicalNote:
+    try:
+        return ClinicalNote(**fields)
     except ValidationError as error:
         raise _rejected(f"fields do not make a note: {problems(error)}") from None
 

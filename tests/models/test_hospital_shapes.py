@@ -16,9 +16,12 @@ from streams.fhir_out import _document
 from tests.hospital_messages import (
     DIAGNOSTIC_REPORT,
     DOCUMENT_REFERENCE,
+    MDM_PROBLEM_LIST,
     MDM_T02,
     MULTI_DOCUMENT_BUNDLE,
+    ORU_CASE_NOTIFICATION,
     ORU_R01_REPORT,
+    ORU_TWO_ORDERS,
 )
 from trainer.corpora import read_messages
 
@@ -137,3 +140,36 @@ def test_a_bundle_of_several_documents_gives_each_its_own_note_or_rejection(tmp_
     assert [d.doc_id for d in read_messages(exported, NoteFormat.FHIR)] == [
         "docref-3001", "report-812"
     ]  # fmt: skip
+
+
+def test_each_order_of_an_oru_is_a_document_with_its_nte_comments():
+    first, second = parse_notes(ORU_TWO_ORDERS.encode(), LIMIT, LIMIT, NoteFormat.HL7V2)
+    assert (first.note_id, second.note_id) == ("RAD-90001", "PATH-3302")
+    assert "pneumothorax" in first.text and "Lichenoid" not in first.text
+    assert second.text == (
+        "Lichenoid drug eruption, consistent with a reaction to hydrochlorothiazide."
+    )  # the NM glucose is a result, not narrative
+    assert second.note_type == "SKIN BIOPSY"
+
+
+def test_st_values_that_are_ids_phones_or_addresses_are_not_a_note():
+    rejected = rejection(ORU_CASE_NOTIFICATION.encode())
+    assert rejected.reason == DeadLetterReason.UNSUPPORTED_MESSAGE
+    assert rejected.error.startswith("no narrative") and "found OBX-2 ST" in rejected.error
+
+
+def test_a_mention_never_runs_from_one_list_item_into_the_next():
+    from models.decoding import annotate
+    from models.labels import EntityType
+    from models.spans import Entity
+
+    note = hl7(MDM_PROBLEM_LIST.encode())
+    start = note.text.index("Generalized")
+    end = note.text.index("Stroke") + len("Stroke")
+    whole = Entity(type=EntityType.DISEASE, start=start, end=end, text=note.text[start:end],
+                   confidence=0.8)  # fmt: skip
+    split = annotate(note.text, [whole]).entities
+    assert [e.text for e in split] == ["Generalized anxiety disorder", "Pneumonia", "Stroke"]
+    wrap = "Shortness of\nbreath on exertion."
+    wrapped = Entity(type=EntityType.SYMPTOM, start=0, end=19, text=wrap[:19], confidence=0.8)
+    assert [e.text for e in annotate(wrap, [wrapped]).entities] == ["Shortness of\nbreath"]

@@ -7,13 +7,16 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from models.formats import NoteFormat, parse_note
-from models.messages import DeadLetter, Extraction
+from models.messages import DeadLetter, Extraction, content_hash
 from streams import topics
 from tests.hospital_messages import (
     FHIR_SPEC_EXAMPLES,
     INVALID_FHIR,
     INVALID_HL7V2,
+    MDM_PROBLEM_LIST,
     MULTI_DOCUMENT_BUNDLE,
+    ORU_CASE_NOTIFICATION,
+    ORU_TWO_ORDERS,
     SECRET,
     VALID_FHIR,
     VALID_HL7V2,
@@ -95,6 +98,7 @@ async def test_every_hospital_message_yields_one_extraction_or_one_dead_letter(
             note.note_id, note.patient_id, note.encounter_id
         )  # fmt: skip
         assert all(note.text[e.start : e.end] == e.text for e in outcome.entities)
+        assert outcome.content_sha256 == content_hash(note.text)  # the same document, twice
         if outcome.entities:
             assert note.note_id in bundles  # a FHIR Bundle of what was found
     # Only this test's messages: other tests share the runtime's topics.
@@ -148,32 +152,39 @@ def extract_offline(tmp_path, student) -> list[Extraction]:
     return found
 
 
-async def test_a_bundle_of_several_documents_gives_one_outcome_per_document(runtime):
-    kafka = runtime.kafka
+async def outcomes_of(kafka, sent: list[tuple[str, bytes]], expected: int) -> dict:
+    """Send each (topic, payload); read until `expected` outcomes answer them, keyed by the
+    message they answer (topic, partition, offset) in the order sent."""
     consumer = topics.consumer(kafka, kafka.entities_topic, kafka.dead_letter_topic,
                                auto_offset_reset="earliest")  # fmt: skip
     producer = topics.producer(kafka)
     await consumer.start()
     await producer.start()
-    outcomes: list[Extraction | DeadLetter] = []
+    answers: dict[tuple[str, int, int], list[Extraction | DeadLetter]] = {}
     try:
-        meta = await (
-            await producer.send(kafka.fhir_notes_topic, json.dumps(MULTI_DOCUMENT_BUNDLE).encode())
-        )
-        at = (kafka.fhir_notes_topic, meta.partition, meta.offset)
+        for topic, payload in sent:
+            meta = await (await producer.send(topic, payload))
+            answers[(topic, meta.partition, meta.offset)] = []
         deadline = time.monotonic() + 120
-        while len(outcomes) < 3:
+        while sum(map(len, answers.values())) < expected:
             assert time.monotonic() < deadline, "some documents have no outcome"
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
                     model = Extraction if record.topic == kafka.entities_topic else DeadLetter
                     outcome = model.model_validate_json(record.value)
-                    if (outcome.source_topic, outcome.source_partition,
-                            outcome.source_offset) == at:  # fmt: skip
-                        outcomes.append(outcome)
+                    at = (outcome.source_topic, outcome.source_partition, outcome.source_offset)
+                    if at in answers:
+                        answers[at].append(outcome)
     finally:
         await producer.stop()
         await consumer.stop()
+    return answers
+
+
+async def test_a_bundle_of_several_documents_gives_one_outcome_per_document(runtime):
+    kafka = runtime.kafka
+    sent = [(kafka.fhir_notes_topic, json.dumps(MULTI_DOCUMENT_BUNDLE).encode())]
+    [outcomes] = (await outcomes_of(kafka, sent, 3)).values()
     by_id = {outcome.note_id: outcome for outcome in outcomes}
     assert set(by_id) == {"docref-3001", "report-812", "docref-pdf"}
     assert isinstance(by_id["docref-3001"], Extraction)
@@ -181,3 +192,18 @@ async def test_a_bundle_of_several_documents_gives_one_outcome_per_document(runt
     letter = by_id["docref-pdf"]
     assert isinstance(letter, DeadLetter) and letter.reason.value == "unsupported_message"
     assert SECRET not in letter.error
+
+
+async def test_orders_case_notifications_and_problem_lists_as_they_come(runtime):
+    kafka = runtime.kafka
+    sent = [(kafka.hl7v2_notes_topic, m.encode())
+            for m in (ORU_TWO_ORDERS, ORU_CASE_NOTIFICATION, MDM_PROBLEM_LIST)]  # fmt: skip
+    orders, notification, problems = (await outcomes_of(kafka, sent, 4)).values()
+    assert sorted(o.note_id for o in orders) == ["PATH-3302", "RAD-90001"]
+    assert all(isinstance(o, Extraction) for o in orders)
+    [letter] = notification
+    assert isinstance(letter, DeadLetter) and letter.reason.value == "unsupported_message"
+    [extraction] = problems
+    note = parse_note(MDM_PROBLEM_LIST.encode(), LIMIT, LIMIT, NoteFormat.HL7V2)
+    listed = note.text.index("Generalized")
+    assert not any("\n " in e.text for e in extraction.entities if e.start >= listed)
