@@ -284,3 +284,24 @@ MDM_PROBLEM_LIST = MDM_T02.replace(
     "Continue metformin for type 2 diabetes mellitus.",
     "Problems:\\.br\\ Generalized anxiety disorder\\.br\\ Pneumonia\\.br\\ Stroke",
 )
+
+
+def in_charset(message: str, named: str, codec: str) -> bytes:
+    """The message with MSH-18 naming a character set, encoded in it."""
+    msh, rest = message.split("\r", 1)
+    fields = (msh.split("|") + [""] * 8)[:18]
+    fields[17] = named
+    return ("|".join(fields) + "\r" + rest).encode(codec)
+
+
+# A Chinese hospital's MDM in GB 18030, as MSH-18 names it.
+MDM_GB18030 = in_charset(
+    MDM_T02.replace("MSG-00017", "MSG-00041").replace("DOC-77811", "DOC-77899")
+    .replace("community-acquired pneumonia", "community-acquired pneumonia (社区获得性肺炎)"),
+    "GB 18030-2000", "gb18030",
+)  # fmt: skip
+
+# A document known only by its identifier (no resource id).
+DOCUMENT_REFERENCE_BY_IDENTIFIER = {k: v for k, v in DOCUMENT_REFERENCE.items() if k != "id"} | {
+    "masterIdentifier": {"system": "urn:oid:1.2.3.4.5", "value": "DOC-3009"}
+}

@@ -10,9 +10,11 @@ from models.formats import NoteFormat, parse_note
 from models.messages import DeadLetter, Extraction, content_hash
 from streams import topics
 from tests.hospital_messages import (
+    DOCUMENT_REFERENCE_BY_IDENTIFIER,
     FHIR_SPEC_EXAMPLES,
     INVALID_FHIR,
     INVALID_HL7V2,
+    MDM_GB18030,
     MDM_PROBLEM_LIST,
     MULTI_DOCUMENT_BUNDLE,
     ORU_CASE_NOTIFICATION,
@@ -35,6 +37,8 @@ def messages(kafka) -> list[tuple[str, NoteFormat, bytes, str | None]]:
         [(hl7, NoteFormat.HL7V2, m.encode(), None) for m in VALID_HL7V2.values()]
         # As Windows tools write it: a UTF-8 byte-order mark before MSH.
         + [(hl7, NoteFormat.HL7V2, b"\xef\xbb\xbf" + VALID_HL7V2["MDM_T02"].encode(), None)]
+        + [(hl7, NoteFormat.HL7V2, MDM_GB18030, None)]  # MSH-18 names GB 18030
+        + [(fhir, NoteFormat.FHIR, json.dumps(DOCUMENT_REFERENCE_BY_IDENTIFIER).encode(), None)]
         + [(fhir, NoteFormat.FHIR, json.dumps(r).encode(), None) for r in VALID_FHIR.values()]
         + [(hl7, NoteFormat.HL7V2, p, reason) for p, reason in INVALID_HL7V2.items()]
         + [(fhir, NoteFormat.FHIR, p, reason) for p, reason in INVALID_FHIR.items()]
@@ -104,7 +108,13 @@ async def test_every_hospital_message_yields_one_extraction_or_one_dead_letter(
     # Only this test's messages: other tests share the runtime's topics.
     extractions = [o for w in where for o in outcomes[w] if isinstance(o, Extraction)]
     spec_notes = sum(reason is None for _, reason in FHIR_SPEC_EXAMPLES.values())
-    assert valid == len(extractions) == len(VALID_HL7V2) + 1 + len(VALID_FHIR) + spec_notes
+    assert valid == len(extractions) == len(VALID_HL7V2) + 3 + len(VALID_FHIR) + spec_notes
+    # A document known by identifier is referred to by it, not as a resource id.
+    evidence = [r.resource for r in bundles["DOC-3009"].entry
+                if r.resource.get_resource_type() == "Provenance"][0].entity[0].what  # fmt: skip
+    assert evidence.reference is None
+    assert (evidence.identifier.system, evidence.identifier.value) == ("urn:oid:1.2.3.4.5",
+                                                                       "DOC-3009")  # fmt: skip
     assert sum(len(x.entities) for x in extractions) > 0
     assert any(e.codes for x in extractions for e in x.entities)
 
