@@ -156,6 +156,7 @@ class DeadLetterReason(StrEnum):
     INFERENCE_FAILED = "inference_failed"  # fails on its own while Triton is ready
     PROCESSING_FAILED = "processing_failed"  # any other error on this one message
     TEACHER_FAILED = "teacher_failed"
+    LABEL_STORE_FAILED = "label_store_failed"  # a teacher label the store kept refusing
 
 
 class DeadLetter(BaseModel):

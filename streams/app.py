@@ -11,8 +11,6 @@ every report interval --report_drift--> clinical.drift (and a retrain when due)
 clinical.model.decisions --count_decisions--> retrain metrics
 """
 
-import asyncio
-
 import faust
 from aiohttp import web
 from faust.types import EventT
@@ -45,6 +43,7 @@ from streams.teacher_loop import (
     TeacherCaller,
     count_decision,
     label_request,
+    store_label,
 )
 from streams.topics import note_topics, send
 from streams.triton_client import TritonStudent
@@ -156,8 +155,7 @@ async def watch_agreement(stream: faust.StreamT) -> None:
     """Teacher labels into the label store and the rolling agreement window."""
     async for event in stream.events():
         if (label := await decoded(event, TeacherLabel)) is not None:
-            # A disk write, off the event loop that moves every note.
-            await asyncio.to_thread(label_store.add, label)
+            await store_label(event, label, label_store, outputs, worker.dead_letter_payload_bytes)
             monitor.add(label)
             retrain_trigger.count()
 

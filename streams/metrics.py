@@ -67,6 +67,10 @@ TEACHER_COST = Counter("clinstream_teacher_cost_usd_total", "Teacher cost in US 
 TEACHER_FAILURES = Counter(
     "clinstream_teacher_failures_total", "Teacher requests dead-lettered after retries."
 )
+LABEL_STORE_FAILURES = Counter(
+    "clinstream_label_store_failures_total",
+    "Teacher labels dead-lettered because the label store kept refusing them.",
+)
 AGREEMENT_F1 = Gauge(
     "clinstream_agreement_f1", "Rolling strict F1 of student against teacher.", ["type"]
 )

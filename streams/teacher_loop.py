@@ -5,6 +5,7 @@ The extraction path never waits on any of this: it only publishes TeacherRequest
 
 import asyncio
 import logging
+import sqlite3
 import sys
 import time
 
@@ -20,6 +21,7 @@ from models.messages import (
 )
 from streams import metrics
 from streams.extraction import OutputTopics, send_dead_letter
+from streams.label_store import LabelStore
 from streams.settings import LoopSettings
 from streams.topics import send
 from trainer.teachers import TeacherName, make_teacher
@@ -101,6 +103,38 @@ async def label_request(
         return None
     await send(labels_topic, label, label.note_id)
     return label
+
+
+async def store_label(
+    event: EventT,
+    label: TeacherLabel,
+    store: LabelStore,
+    topics: OutputTopics,
+    max_payload_bytes: int,
+    attempts: int = 4,
+) -> bool:
+    """Into the label store, off the event loop (a disk write); retried with backoff, and a
+    label the store keeps refusing (a full or broken disk) is dead-lettered and counted, so no
+    label is lost without a trace. The agent goes on either way."""
+    waits = delays(0.5)
+    for attempt in range(1, attempts + 1):
+        try:
+            await asyncio.to_thread(store.add, label)
+            return True
+        except sqlite3.Error as error:
+            log.warning("label store write failed (%s), attempt %d of %d",
+                        type(error).__name__, attempt, attempts)  # fmt: skip
+            if attempt < attempts:
+                await asyncio.sleep(next(waits))
+            failure = type(error).__name__
+    metrics.LABEL_STORE_FAILURES.inc()
+    rejection = NoteRejected(
+        DeadLetterReason.LABEL_STORE_FAILED,
+        f"the label store refused the label {attempts} times ({failure})",
+        label.note_id,
+    )
+    await send_dead_letter(topics, event, rejection, max_payload_bytes)
+    return False
 
 
 class RetrainTrigger:
