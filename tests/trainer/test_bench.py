@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from trainer.bench.accuracy import _teacher_labels, accuracy_table
+from trainer.bench.accuracy import AccuracySummary, _teacher_labels, accuracy_table
 from trainer.bench.llm import llm_table, run_llm_teacher_benchmark
 from trainer.bench.runs import trained
 from trainer.settings import TrainingSettings
@@ -42,21 +42,23 @@ def test_resume_keeps_a_finished_student_only_under_the_same_settings(tmp_path, 
 def test_table_rows_give_differences_and_the_footer_records_device_and_settings():
     def report(f1: float) -> dict:
         score = {"p": f1, "r": f1, "f1": f1, "support": 10}
-        return {"strict": {"drug": score, "micro": score}, "lenient": {"drug": score},
+        return {"documents": 10, "strict": {"drug": score, "micro": score},
+                "lenient": {"drug": score},
                 "ade_pairs": {**score, "support": 0}}  # fmt: skip
 
     runs = ["distilled student", "supervised student (PHEE)"]
-    table = accuracy_table({
+    table = accuracy_table(AccuracySummary.model_validate({
         "results": {model: {"PHEE": report(f1)} for model, f1 in
                     [("lexicon teacher", 0.5), ("distilled student", 0.6),
                      ("supervised student", 0.9)]},
         "train_seconds": dict.fromkeys(runs, 12),
         "best_epochs": dict.fromkeys(runs, 3),
         "device": "NVIDIA H100 80GB HBM3",
-        "training": TrainingSettings(epochs=20, batch_size=32).model_dump(),
+        "training": TrainingSettings(epochs=20, batch_size=32),
+        "teacher": "lexicon",
         "distill_documents": 40,
         "extra_unlabelled_notes": 5,
-    })  # fmt: skip
+    }))  # fmt: skip
     assert (
         "| PHEE | drug | 0.500 (0.500) | 0.600 (0.600) | 0.900 (0.900) | +10.0 | +30.0 |" in table
     )
@@ -128,17 +130,17 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     summary = run_llm_teacher_benchmark(
         tmp_path / "corpora", tmp_path / "work", ["gpt41nano_direct", "label model of 3 prompts"]
     )
-    assert list(summary["ade"]) == ["gpt41nano_direct", "label model of 3 prompts"]
-    direct = summary["ade"]["gpt41nano_direct"]
-    assert direct["teacher"]["relation sentences"]["strict"]["ade"]["f1"] == 1.0
-    assert set(direct["student"]) == {"relation sentences", "all sentences"}
-    assert summary["phee_synthetic"]["sentences"] == 16
+    assert list(summary.ade) == ["gpt41nano_direct", "label model of 3 prompts"]
+    direct = summary.ade["gpt41nano_direct"]
+    assert direct.teacher["relation sentences"].strict["ade"].f1 == 1.0
+    assert set(direct.student) == {"relation sentences", "all sentences"}
+    assert summary.phee_synthetic.sentences == 16
     table = llm_table(summary)
     assert "| gpt41nano_direct | relation sentences | ade | 1.000 (1.000) |" in table
     assert "PHEE dev, student trained on 16 LLM-written sentences alone" in table
     # The learned pairing leaves out the second drug that the nearest-drug rule can pick.
-    on_gold = summary["pairing_on_gold_mentions"]["ADE dev, relation sentences"]
-    assert on_gold["learned, LLM-written"]["f1"] == 1.0
-    assert on_gold["nearest drug"]["f1"] < 1.0
+    on_gold = summary.pairing_on_gold_mentions["ADE dev, relation sentences"]
+    assert on_gold["learned, LLM-written"].f1 == 1.0
+    assert on_gold["nearest drug"].f1 < 1.0
     assert "| ADE dev, relation sentences | learned, LLM-written | 1.000 | 1.000 | 1.000 |" in table
     assert "Training: at most 2 epochs, batch 8" in table

@@ -27,6 +27,19 @@ from trainer.train import RunMetrics, train_student
 TEACHER_LABELS_FILE = "teacher-labels.json"
 
 
+class AccuracySummary(BaseModel):
+    """What `bench accuracy` measured (accuracy.json): model -> corpus -> scores on dev."""
+
+    results: dict[str, dict[str, Report]]
+    train_seconds: dict[str, int]
+    best_epochs: dict[str, int]
+    device: str
+    training: TrainingSettings
+    teacher: str
+    distill_documents: int
+    extra_unlabelled_notes: int
+
+
 class Corpus(BaseModel):
     name: str
     corpus_format: CorpusFormat
@@ -118,8 +131,8 @@ def run_accuracy_benchmark(
     reuse_labels: bool = False,
     seed: int = 13,
     resume: bool = False,
-) -> dict:
-    """Train and score every model; returns {model: {corpus: Report}} and timings."""
+) -> AccuracySummary:
+    """Train and score every model on each corpus's dev split, with the training times."""
     data = prepare(root, workdir, extra_notes, reuse_labels, seed)
 
     def score(predictions: dict[str, list[Annotations]]) -> dict[str, Report]:
@@ -156,23 +169,23 @@ def run_accuracy_benchmark(
         )
         supervised[corpus.name] = score(extract_dev(run))[corpus.name]
     results["supervised student"] = supervised
-    summary = {
-        "results": {m: {c: r.model_dump() for c, r in rs.items()} for m, rs in results.items()},
-        "train_seconds": {k: round(r.train_seconds) for k, r in runs.items()},
-        "best_epochs": {k: r.best_epoch for k, r in runs.items()},
-        "device": device_name(next(iter(runs.values())).device),
-        "training": TrainingSettings().model_dump(),
-        "teacher": data.teacher,
-        "distill_documents": len(data.distill),
-        "extra_unlabelled_notes": data.extra_unlabelled_notes,
-    }
-    (workdir / "accuracy.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = AccuracySummary(
+        results=results,
+        train_seconds={k: round(r.train_seconds) for k, r in runs.items()},
+        best_epochs={k: r.best_epoch for k, r in runs.items()},
+        device=device_name(next(iter(runs.values())).device),
+        training=TrainingSettings(),
+        teacher=data.teacher,
+        distill_documents=len(data.distill),
+        extra_unlabelled_notes=data.extra_unlabelled_notes,
+    )
+    (workdir / "accuracy.json").write_text(summary.model_dump_json(indent=2) + "\n")
     return summary
 
 
-def accuracy_table(summary: dict) -> str:
+def accuracy_table(summary: AccuracySummary) -> str:
     """Strict F1 per type (lenient in brackets), one row per corpus and type."""
-    results = summary["results"]
+    results = summary.results
     models = list(results)
     lines = [
         "| corpus | type | "
@@ -181,30 +194,29 @@ def accuracy_table(summary: dict) -> str:
         "|---|---|" + "---|" * (len(models) + 2),
     ]
     for corpus in results[models[0]]:
-        for label in results[models[0]][corpus]["strict"]:
+        for label in results[models[0]][corpus].strict:
             if label == MICRO:
                 continue
-            f1 = [results[m][corpus]["strict"][label]["f1"] for m in models]
-            lenient = [results[m][corpus]["lenient"][label]["f1"] for m in models]
+            f1 = [results[m][corpus].strict[label].f1 for m in models]
+            lenient = [results[m][corpus].lenient[label].f1 for m in models]
             cells = [f"{s:.3f} ({le:.3f})" for s, le in zip(f1, lenient, strict=True)]
             lines.append(
                 f"| {corpus} | {label} | " + " | ".join(cells)
                 + f" | {100 * (f1[1] - f1[0]):+.1f} | {100 * (f1[2] - f1[1]):+.1f} |"
             )  # fmt: skip
-        pairs = [results[m][corpus]["ade_pairs"]["f1"] for m in models]
-        if results[models[0]][corpus]["ade_pairs"]["support"]:
+        pairs = [results[m][corpus].ade_pairs.f1 for m in models]
+        if results[models[0]][corpus].ade_pairs.support:
             lines.append(
                 f"| {corpus} | ADE pairs | " + " | ".join(f"{p:.3f}" for p in pairs)
                 + f" | {100 * (pairs[1] - pairs[0]):+.1f} | {100 * (pairs[2] - pairs[1]):+.1f} |"
             )  # fmt: skip
     timing = ", ".join(
-        f"{k} {v} s (best epoch {summary['best_epochs'][k]})"
-        for k, v in summary["train_seconds"].items()
+        f"{k} {v} s (best epoch {summary.best_epochs[k]})" for k, v in summary.train_seconds.items()
     )
     lines += [
         "",
-        f"Training on {summary['device']}: {timing}; {recipe(summary['training'])}. Distilled on "
-        f"{summary['distill_documents']} teacher-labelled texts "
-        f"({summary['extra_unlabelled_notes']} of them unlabelled clinical notes).",
+        f"Training on {summary.device}: {timing}; {recipe(summary.training)}. Distilled on "
+        f"{summary.distill_documents} teacher-labelled texts "
+        f"({summary.extra_unlabelled_notes} of them unlabelled clinical notes).",
     ]
     return "\n".join(lines) + "\n"

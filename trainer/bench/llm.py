@@ -1,22 +1,58 @@
 """The LLM suite: recorded LLM teachers and the students distilled from them on ADE Corpus, a
 student of LLM-written PHEE sentences, and drug→ADE pairing methods (bench/llm-teachers.md)."""
 
-import json
 import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
 
 from models.onnx_student import OnnxStudent
 from models.spans import Annotations
 from trainer.bench.runs import device_name, recipe, split, trained
 from trainer.corpora import CorpusFormat, Document, read_corpus
 from trainer.distil import distil_student
-from trainer.evaluate import SCORED_TYPES, evaluate
+from trainer.evaluate import SCORED_TYPES, Report, Score, evaluate
 from trainer.pairs import fit_pair_model, pairing_on_gold_mentions, repaired
 from trainer.settings import TrainingSettings
 from trainer.teachers.recorded import RecordedSettings, RecordedTeacher
 from trainer.train import train_student
+
+View = str  # "relation sentences" or "all sentences"
+
+
+class LlmTeacherRow(BaseModel):
+    """One recorded teacher and the student distilled from it, on ADE Corpus dev."""
+
+    teacher: dict[View, Report]
+    student: dict[View, Report]  # pairs by the learned pairing
+    student_nearest_pairs: dict[View, Report]  # the same student, pairs by the nearest drug
+    train_seconds: int
+    best_epoch: int
+    device: str
+
+
+class PheeSyntheticRun(BaseModel):
+    """The student of LLM-written PHEE sentences alone, on PHEE dev."""
+
+    report: Report
+    nearest_pairs: Score
+    train_seconds: int
+    best_epoch: int
+    device: str
+    sentences: int
+
+
+class LlmSummary(BaseModel):
+    """What `bench accuracy --suite llm` measured (llm-teachers.json)."""
+
+    ade: dict[str, LlmTeacherRow]
+    phee_synthetic: PheeSyntheticRun
+    pairing_on_gold_mentions: dict[str, dict[str, Score]]
+    training: TrainingSettings
+
 
 ADE_PROMPTS = ("gpt41nano_direct", "gpt41nano_enhanced", "gpt41nano_dspy")
 
@@ -43,7 +79,7 @@ def run_llm_teacher_benchmark(
     teachers: list[str] | None = None,
     seed: int = 13,
     resume: bool = False,
-) -> dict:
+) -> LlmSummary:
     """The research's two recipes with real LLM labels and no endpoint.
 
     ADE Corpus: each recorded teacher labels the train sentences; a student distils from them
@@ -73,24 +109,24 @@ def run_llm_teacher_benchmark(
     }
     llm_pairing = pairings["learned, LLM-written"]
 
-    def views(predicted: list[Annotations]) -> dict[str, dict]:
+    def views(predicted: list[Annotations]) -> dict[View, Report]:
         by_text = dict(zip([d.text for d in dev], predicted, strict=True))
         return {
             "relation sentences": evaluate([d.labels for d in related],
-                                           [by_text[d.text] for d in related], types).model_dump(),
-            "all sentences": evaluate([d.labels for d in dev], predicted, types).model_dump(),
+                                           [by_text[d.text] for d in related], types),
+            "all sentences": evaluate([d.labels for d in dev], predicted, types),
         }  # fmt: skip
 
     def student_views(
-        run: Path, documents: list[Document], scored: Callable[[list[Annotations]], dict]
-    ) -> dict[str, dict]:
+        run: Path, documents: list[Document], scored: Callable[[list[Annotations]], Any]
+    ) -> dict[str, Any]:
         """The student's scores with the learned pairing, and its pairs by the nearest drug."""
         llm_pairing.save(run)
         predicted = OnnxStudent(run).extract([d.text for d in documents])
         nearest = scored(repaired(documents, predicted, None))
         return {"learned pairing": scored(predicted), "nearest-drug pairs": nearest}
 
-    results: dict[str, dict] = {}
+    results: dict[str, LlmTeacherRow] = {}
     chosen = llm_teachers(ade / "train.jsonl")
     for name in teachers or list(chosen):
         settings = chosen[name]
@@ -107,14 +143,14 @@ def run_llm_teacher_benchmark(
             settings.model_copy(update={"answers": ade / "dev.jsonl"}), teacher.label_model
         )
         student = student_views(run, dev, views)
-        results[name] = {
-            "teacher": views(dev_teacher.label_batch([d.text for d in dev])),
-            "student": student["learned pairing"],
-            "student_nearest_pairs": student["nearest-drug pairs"],
-            "train_seconds": round(metrics.train_seconds),
-            "best_epoch": metrics.best_epoch,
-            "device": device_name(metrics.device),
-        }
+        results[name] = LlmTeacherRow(
+            teacher=views(dev_teacher.label_batch([d.text for d in dev])),
+            student=student["learned pairing"],
+            student_nearest_pairs=student["nearest-drug pairs"],
+            train_seconds=round(metrics.train_seconds),
+            best_epoch=metrics.best_epoch,
+            device=device_name(metrics.device),
+        )
 
     phee_types = SCORED_TYPES[CorpusFormat.PHEE]
     phee_run = workdir / "phee-chatgpt"
@@ -122,34 +158,32 @@ def run_llm_teacher_benchmark(
         train_student, synthetic_fit, phee_run, "gpt-3.5 synthetic", dev=synthetic_stop,
         dev_types=phee_types))  # fmt: skip
 
-    def phee_score(predicted: list[Annotations]) -> dict:
-        return evaluate([d.labels for d in phee_dev], predicted, phee_types).model_dump()
+    def phee_score(predicted: list[Annotations]) -> Report:
+        return evaluate([d.labels for d in phee_dev], predicted, phee_types)
 
     phee = student_views(phee_run, phee_dev, phee_score)
     gold_entities = {
         "PHEE dev": (phee_dev, phee_types),
         "ADE dev, relation sentences": (related, types),
     }
-    summary = {
-        "ade": results,
-        "phee_synthetic": {
-            "report": phee["learned pairing"],
-            "nearest_pairs": phee["nearest-drug pairs"]["ade_pairs"],
-            "train_seconds": round(metrics.train_seconds), "best_epoch": metrics.best_epoch,
-            "device": device_name(metrics.device), "sentences": len(synthetic),
-        },
-        "pairing_on_gold_mentions": {
-            corpus: {name: score.model_dump() for name, score in
-                     pairing_on_gold_mentions(docs, pairings, scored).items()}
+    summary = LlmSummary(
+        ade=results,
+        phee_synthetic=PheeSyntheticRun(
+            report=phee["learned pairing"], nearest_pairs=phee["nearest-drug pairs"].ade_pairs,
+            train_seconds=round(metrics.train_seconds), best_epoch=metrics.best_epoch,
+            device=device_name(metrics.device), sentences=len(synthetic),
+        ),
+        pairing_on_gold_mentions={
+            corpus: pairing_on_gold_mentions(docs, pairings, scored)
             for corpus, (docs, scored) in gold_entities.items()
         },
-        "training": TrainingSettings().model_dump(),
-    }  # fmt: skip
-    (workdir / "llm-teachers.json").write_text(json.dumps(summary, indent=2) + "\n")
+        training=TrainingSettings(),
+    )  # fmt: skip
+    (workdir / "llm-teachers.json").write_text(summary.model_dump_json(indent=2) + "\n")
     return summary
 
 
-def llm_table(summary: dict) -> str:
+def llm_table(summary: LlmSummary) -> str:
     """Strict F1 (lenient in brackets) of each recorded teacher and its student on ADE dev;
     ADE pairs (the teacher's by the nearest drug; the student's by the learned pairing, the
     nearest drug in brackets); then the PHEE student and the pairing methods."""
@@ -158,45 +192,45 @@ def llm_table(summary: dict) -> str:
         "teacher P / student P | student training |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name, row in summary["ade"].items():
-        training = f"{row['train_seconds']} s, best epoch {row['best_epoch']}, {row['device']}"
+    for name, row in summary.ade.items():
+        training = f"{row.train_seconds} s, best epoch {row.best_epoch}, {row.device}"
         for view in ("relation sentences", "all sentences"):
-            teacher, student = row["teacher"][view], row["student"][view]
+            teacher, student = row.teacher[view], row.student[view]
             for label in ("drug", "ade"):
-                t, s = teacher["strict"][label], student["strict"][label]
+                t, s = teacher.strict[label], student.strict[label]
                 lines.append(
-                    f"| {name} | {view} | {label} | {t['f1']:.3f} "
-                    f"({teacher['lenient'][label]['f1']:.3f}) | {s['f1']:.3f} "
-                    f"({student['lenient'][label]['f1']:.3f}) | {100 * (s['f1'] - t['f1']):+.1f} "
-                    f"| {t['p']:.3f} / {s['p']:.3f} | {training} |"
+                    f"| {name} | {view} | {label} | {t.f1:.3f} "
+                    f"({teacher.lenient[label].f1:.3f}) | {s.f1:.3f} "
+                    f"({student.lenient[label].f1:.3f}) | {100 * (s.f1 - t.f1):+.1f} "
+                    f"| {t.p:.3f} / {s.p:.3f} | {training} |"
                 )
-            t, s = teacher["ade_pairs"], student["ade_pairs"]
-            nearest = row["student_nearest_pairs"][view]["ade_pairs"]
+            t, s = teacher.ade_pairs, student.ade_pairs
+            nearest = row.student_nearest_pairs[view].ade_pairs
             lines.append(
-                f"| {name} | {view} | pairs | {t['f1']:.3f} | {s['f1']:.3f} "
-                f"({nearest['f1']:.3f}) | {100 * (s['f1'] - t['f1']):+.1f} "
-                f"| {t['p']:.3f} / {s['p']:.3f} | {training} |"
+                f"| {name} | {view} | pairs | {t.f1:.3f} | {s.f1:.3f} "
+                f"({nearest.f1:.3f}) | {100 * (s.f1 - t.f1):+.1f} "
+                f"| {t.p:.3f} / {s.p:.3f} | {training} |"
             )
-    phee = summary["phee_synthetic"]
-    report = phee["report"]
+    phee = summary.phee_synthetic
+    report = phee.report
     lines += [
         "",
-        f"PHEE dev, student trained on {phee['sentences']} LLM-written sentences alone: "
-        + ", ".join(f"{label} {report['strict'][label]['f1']:.3f} "
-                    f"({report['lenient'][label]['f1']:.3f})" for label in ("drug", "effect"))
-        + f", ADE pairs {report['ade_pairs']['f1']:.3f} (nearest drug "
-        f"{phee['nearest_pairs']['f1']:.3f}); {phee['train_seconds']} s, best epoch "
-        f"{phee['best_epoch']}, {phee['device']}.",
+        f"PHEE dev, student trained on {phee.sentences} LLM-written sentences alone: "
+        + ", ".join(f"{label} {report.strict[label].f1:.3f} "
+                    f"({report.lenient[label].f1:.3f})" for label in ("drug", "effect"))
+        + f", ADE pairs {report.ade_pairs.f1:.3f} (nearest drug "
+        f"{phee.nearest_pairs.f1:.3f}); {phee.train_seconds} s, best epoch "
+        f"{phee.best_epoch}, {phee.device}.",
         "",
         "ADE pair P / R / F1 of each pairing method on the gold mentions:",
         "",
         "| corpus | pairing | P | R | F1 |",
         "|---|---|---|---|---|",
     ]  # fmt: skip
-    for corpus, methods in summary["pairing_on_gold_mentions"].items():
+    for corpus, methods in summary.pairing_on_gold_mentions.items():
         for method, score in methods.items():
             lines.append(
-                f"| {corpus} | {method} | {score['p']:.3f} | {score['r']:.3f} | {score['f1']:.3f} |"
+                f"| {corpus} | {method} | {score.p:.3f} | {score.r:.3f} | {score.f1:.3f} |"
             )
-    lines += ["", f"Training: {recipe(summary['training'])}."]
+    lines += ["", f"Training: {recipe(summary.training)}."]
     return "\n".join(lines) + "\n"

@@ -41,14 +41,14 @@ def trained(run: Path, resume: bool, train: Callable[[], RunMetrics]) -> RunMetr
     return metrics
 
 
-def recipe(training: dict) -> str:
+def recipe(training: TrainingSettings) -> str:
     """The training settings a table's figures depend on, for its footer."""
-    targets = "soft targets" if training["soft_targets"] else "hard targets"
+    targets = "soft targets" if training.soft_targets else "hard targets"
     return (
-        f"at most {training['epochs']} epochs, batch {training['batch_size']}, learning rate "
-        f"{training['learning_rate']}, {training['loss'].replace('_', ' ')} on {targets}, class "
-        f"weight power {training['class_weight_power']}, {training['self_training_rounds']} "
-        f"self-training rounds, O-token keep {training['o_token_keep']}"
+        f"at most {training.epochs} epochs, batch {training.batch_size}, learning rate "
+        f"{training.learning_rate}, {training.loss.replace('_', ' ')} on {targets}, class "
+        f"weight power {training.class_weight_power}, {training.self_training_rounds} "
+        f"self-training rounds, O-token keep {training.o_token_keep}"
     )
 
 
