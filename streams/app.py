@@ -96,15 +96,19 @@ outputs = OutputTopics(
     teacher_requests=declare(kafka.teacher_requests_topic),
     fhir=declare(kafka.fhir_topic) if worker.fhir_output else None,
 )
-sampler = Sampler(loop.sample_rate, loop.uncertainty_threshold, loop.max_samples_per_minute)
+sampler = Sampler(
+    loop.sampling.sample_rate,
+    loop.sampling.uncertainty_threshold,
+    loop.sampling.max_samples_per_minute,
+)
 monitor = DriftMonitor(
-    loop.drift_window,
-    loop.drift_threshold,
-    loop.psi_threshold,
+    loop.drift.drift_window,
+    loop.drift.drift_threshold,
+    loop.drift.psi_threshold,
     ModelRepository.of(triton).confidence_reference,
 )
-label_store = LabelStore(runtime.label_store, loop.retention_days)
-retrain_trigger = RetrainTrigger(loop)
+label_store = LabelStore(runtime.label_store, loop.retraining.retention_days)
+retrain_trigger = RetrainTrigger(loop.retraining)
 
 
 @app.on_partitions_assigned.connect
@@ -138,10 +142,10 @@ async def decoded(event: EventT, model: type[M]) -> M | None:
         return None
 
 
-@app.agent(outputs.teacher_requests, concurrency=loop.teacher_concurrency)
+@app.agent(outputs.teacher_requests, concurrency=loop.teacher.teacher_concurrency)
 async def label_samples(stream: faust.StreamT) -> None:
     """Sampled notes to the teacher; its labels, beside the student's, to the labels topic."""
-    caller = TeacherCaller(loop)
+    caller = TeacherCaller(loop.teacher)
     async for event in stream.events():
         if (request := await decoded(event, TeacherRequest)) is not None:
             await label_request(
@@ -160,7 +164,7 @@ async def watch_agreement(stream: faust.StreamT) -> None:
             retrain_trigger.count()
 
 
-@app.timer(loop.report_interval_s)
+@app.timer(loop.drift.report_interval_s)
 async def report_drift() -> None:
     """The rolling drift report, to its topic and gauges; a retrain when one is due."""
     report = monitor.report()

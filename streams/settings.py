@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import faust
 from faust.types.auth import CredentialsT
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from trainer.settings import PROJECT_ROOT, DataSettings
@@ -165,25 +165,49 @@ class WorkerSettings(BaseSettings):
     log_level: str = "info"
 
 
-class LoopSettings(BaseSettings):
-    """The teacher slice: sampling, teacher, drift, label store, retraining
-    (CLINSTREAM_LOOP_*)."""
+# The teacher slice's settings, one class per concern; all read CLINSTREAM_LOOP_* variables.
+_LOOP = SettingsConfigDict(env_prefix="CLINSTREAM_LOOP_")
 
-    model_config = SettingsConfigDict(env_prefix="CLINSTREAM_LOOP_")
+
+class SamplingSettings(BaseSettings):
+    """Which notes go to the teacher."""
+
+    model_config = _LOOP
 
     sample_rate: float = Field(0.02, ge=0, le=1, description="Share of notes, by note_id hash.")
     uncertainty_threshold: float = Field(
         0.6, ge=0, le=1, description="Also sample notes with an entity less confident than this."
     )
     max_samples_per_minute: int = Field(60, ge=0, description="Caps the teacher's cost.")
+
+
+class TeacherCallSettings(BaseSettings):
+    """Which teacher labels the sampled notes, and how it is called."""
+
+    model_config = _LOOP
+
     teacher: Literal["lexicon", "llm", "ensemble", "recorded"] = "lexicon"
     teacher_concurrency: int = Field(2, ge=1)
     teacher_timeout_s: float = Field(120.0, gt=0)
     teacher_retries: int = Field(3, ge=0)
+
+
+class DriftSettings(BaseSettings):
+    """The rolling agreement window and when it counts as drift."""
+
+    model_config = _LOOP
+
     drift_window: int = Field(200, ge=1, description="Samples in the rolling agreement window.")
     drift_threshold: float = Field(0.3, ge=0, le=1, description="Drifted when 1 - F1 is above.")
     psi_threshold: float = Field(0.25, ge=0, description="Drifted when confidence PSI is above.")
     report_interval_s: float = Field(30.0, gt=0)
+
+
+class RetrainSettings(BaseSettings):
+    """The label store's retention, when to retrain, and when a candidate is promoted."""
+
+    model_config = _LOOP
+
     retrain_every: int = Field(0, ge=0, description="Retrain after this many new samples; 0: off.")
     retrain_on_drift: bool = False
     min_retrain_samples: int = Field(40, ge=2)
@@ -192,6 +216,18 @@ class LoopSettings(BaseSettings):
         0.02, ge=0, description="A candidate may lose this much F1 on a type and still win."
     )
     retention_days: int = Field(180, ge=1, description="Label store keeps samples this long.")
+
+
+class LoopSettings(BaseModel):
+    """The teacher slice (CLINSTREAM_LOOP_*), by concern."""
+
+    sampling: SamplingSettings = Field(default_factory=SamplingSettings)
+    teacher: TeacherCallSettings = Field(default_factory=TeacherCallSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    retraining: RetrainSettings = Field(default_factory=RetrainSettings)
+
+    def groups(self) -> tuple[BaseSettings, ...]:
+        return self.sampling, self.teacher, self.drift, self.retraining
 
 
 class RuntimeSettings(DataSettings):

@@ -22,7 +22,7 @@ from models.messages import (
 from streams import metrics
 from streams.extraction import OutputTopics, send_dead_letter
 from streams.label_store import LabelStore
-from streams.settings import LoopSettings
+from streams.settings import RetrainSettings, TeacherCallSettings
 from streams.topics import send
 from trainer.teachers import TeacherName, make_teacher
 from trainer.teachers.base import Teacher
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class TeacherCaller:
     """Calls the configured teacher off the event loop, with a timeout and retries."""
 
-    def __init__(self, settings: LoopSettings) -> None:
+    def __init__(self, settings: TeacherCallSettings) -> None:
         self.settings = settings
         self.teacher: Teacher = make_teacher(TeacherName(settings.teacher))
 
@@ -140,7 +140,7 @@ async def store_label(
 class RetrainTrigger:
     """Starts `clinstream retrain` in a child process, one at a time, when due."""
 
-    def __init__(self, settings: LoopSettings) -> None:
+    def __init__(self, settings: RetrainSettings) -> None:
         self.settings = settings
         self.new_samples = 0
         self.running: asyncio.subprocess.Process | None = None

@@ -19,7 +19,15 @@ from models.spans import Entity
 from streams.ops.demo_corpus import demo_notes, long_demo_note
 from streams.ops.runtime import EmbeddedRuntime
 from streams.repository import ModelRepository
-from streams.settings import KafkaSettings, LoopSettings, RuntimeSettings, TritonSettings
+from streams.settings import (
+    DriftSettings,
+    KafkaSettings,
+    LoopSettings,
+    RuntimeSettings,
+    SamplingSettings,
+    TeacherCallSettings,
+    TritonSettings,
+)
 from streams.topics import consumer, encode, producer
 from trainer.settings import TrainingSettings
 
@@ -28,7 +36,11 @@ _STREAM_SEED = 2026
 _STREAM_NOTES = 24
 _MALFORMED = (b'{"note_id": "broken-1", "text": ', b'{"note_id": "empty-1", "text": "   "}')
 # The demo sends every note to the (free, offline) lexicon teacher to show the loop at once.
-_DEMO_LOOP = {"sample_rate": 1.0, "report_interval_s": 2.0, "teacher": "lexicon"}
+_DEMO_LOOP = LoopSettings(
+    sampling=SamplingSettings(sample_rate=1.0),
+    teacher=TeacherCallSettings(teacher="lexicon"),
+    drift=DriftSettings(report_interval_s=2.0),
+)
 
 
 def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSettings) -> int:
@@ -148,7 +160,7 @@ def _assertion(entity: Entity) -> str:
 def run_demo(console: Console, timeout_s: float = 180.0) -> bool:
     """Returns True when every note came out as an Extraction or a dead letter."""
     kafka, triton, runtime = KafkaSettings(), TritonSettings(), RuntimeSettings()
-    loop = LoopSettings(**_DEMO_LOOP)
+    loop = _DEMO_LOOP
     ensure_student(console, triton, runtime)
     notes = [
         ClinicalNote(note_id=n.note_id, text=n.text, note_type=n.note_type, source="demo")

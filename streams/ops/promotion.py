@@ -22,7 +22,7 @@ from models.spans import Annotations
 from streams.label_store import LabelStore
 from streams.repository import ModelRepository, load_and_wait
 from streams.sampling import in_slice
-from streams.settings import KafkaSettings, LoopSettings, RuntimeSettings, TritonSettings
+from streams.settings import KafkaSettings, RetrainSettings, RuntimeSettings, TritonSettings
 from streams.topics import encode, producer
 from trainer.corpora import Document
 from trainer.distil import distil_student
@@ -42,24 +42,24 @@ def _f1(student_dir: Path, held_out: list[TeacherLabel]) -> dict[str, float]:
 
 
 def retrain(
-    loop: LoopSettings,
+    retraining: RetrainSettings,
     triton: TritonSettings,
     runtime: RuntimeSettings,
     publish: Callable[[ModelDecision], None],
 ) -> ModelDecision:
-    labels = LabelStore(runtime.label_store, loop.retention_days).all()
-    held_out = [x for x in labels if in_slice(x.note_id, loop.held_out_share)]
-    train = [x for x in labels if not in_slice(x.note_id, loop.held_out_share)]
+    labels = LabelStore(runtime.label_store, retraining.retention_days).all()
+    held_out = [x for x in labels if in_slice(x.note_id, retraining.held_out_share)]
+    train = [x for x in labels if not in_slice(x.note_id, retraining.held_out_share)]
     repository = ModelRepository.of(triton)
     existing = repository.versions()
     current = existing[-1] if existing else None
     base = {"current_version": current, "serving_version": current,
             "train_samples": len(train), "held_out_samples": len(held_out)}  # fmt: skip
-    if len(train) < loop.min_retrain_samples or not held_out:
+    if len(train) < retraining.min_retrain_samples or not held_out:
         decision = ModelDecision(
             decision=Decision.REJECTED,
             reason=f"{len(train)} training and {len(held_out)} held-out samples; need "
-            f"{loop.min_retrain_samples} and 1 (CLINSTREAM_LOOP_MIN_RETRAIN_SAMPLES)",
+            f"{retraining.min_retrain_samples} and 1 (CLINSTREAM_LOOP_MIN_RETRAIN_SAMPLES)",
             **base,
         )
         return _announce(decision, publish)
@@ -77,10 +77,10 @@ def retrain(
     losses = {
         label: round(current_f1[label] - candidate_f1.get(label, 0.0), 4)
         for label in current_f1
-        if current_f1[label] - candidate_f1.get(label, 0.0) > loop.promotion_tolerance
+        if current_f1[label] - candidate_f1.get(label, 0.0) > retraining.promotion_tolerance
     }
     figures = {**base, "current_f1": current_f1, "candidate_f1": candidate_f1,
-               "tolerance": loop.promotion_tolerance}  # fmt: skip
+               "tolerance": retraining.promotion_tolerance}  # fmt: skip
     if losses:
         decision = ModelDecision(
             decision=Decision.REJECTED,

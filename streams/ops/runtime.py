@@ -190,7 +190,7 @@ def worker_service(
         except httpx.HTTPError:
             return False
 
-    env = as_env(kafka, triton, worker, loop, runtime)
+    env = as_env(kafka, triton, worker, *loop.groups(), runtime)
     return Service("worker", command, runtime.log_dir / "worker.log", ready, env)
 
 

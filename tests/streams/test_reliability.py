@@ -20,7 +20,7 @@ from streams.ops.demo_corpus import demo_notes
 from streams.ops.runtime import worker_service
 from streams.ops.services import free_port
 from streams.repository import ModelRepository
-from streams.settings import LoopSettings, WorkerSettings
+from streams.settings import LoopSettings, SamplingSettings, WorkerSettings
 from streams.topics import note_topics
 from tests.conftest import embedded_runtime
 from tests.streams.kafka_helpers import Outcomes, produce, worker_metrics
@@ -33,7 +33,9 @@ MARKER = "Zebulon Quaxworth MRN 7731904"
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory, model_repository):
-    embedded = embedded_runtime(tmp_path_factory, model_repository, LoopSettings(sample_rate=0))
+    embedded = embedded_runtime(
+        tmp_path_factory, model_repository, LoopSettings(sampling=SamplingSettings(sample_rate=0))
+    )
     embedded.kafka = embedded.kafka.model_copy(update={"partitions": 4})
     embedded.worker = embedded.worker.model_copy(
         update={"max_note_chars": 300_000, "max_message_bytes": 6_000_000}
@@ -306,7 +308,9 @@ def failing_runtime(tmp_path_factory, tiny_student):
     version = repository / "student" / "1"
     (version / "model.py").rename(version / "served_model.py")
     (version / "model.py").write_text(FAILING_MODEL)
-    with embedded_runtime(tmp_path_factory, repository, LoopSettings(sample_rate=0)) as embedded:
+    with embedded_runtime(
+        tmp_path_factory, repository, LoopSettings(sampling=SamplingSettings(sample_rate=0))
+    ) as embedded:
         yield embedded
 
 

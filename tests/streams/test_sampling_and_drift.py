@@ -106,10 +106,10 @@ def test_label_store_purges_a_note_or_a_patient_and_reads_nothing_past_retention
 async def test_retrain_starts_every_n_samples_or_on_drift_one_at_a_time():
     import sys
 
-    from streams.settings import LoopSettings
+    from streams.settings import RetrainSettings
     from streams.teacher_loop import RetrainTrigger
 
-    trigger = RetrainTrigger(LoopSettings(retrain_every=2, retrain_on_drift=True))
+    trigger = RetrainTrigger(RetrainSettings(retrain_every=2, retrain_on_drift=True))
     trigger.command = [sys.executable, "-c", "import time; time.sleep(0.5)"]
     trigger.count()
     assert not await trigger.maybe_start(drifted=False)
@@ -119,7 +119,7 @@ async def test_retrain_starts_every_n_samples_or_on_drift_one_at_a_time():
     await trigger.running.wait()
     assert await trigger.maybe_start(drifted=True)
     await trigger.running.wait()
-    assert not await RetrainTrigger(LoopSettings()).maybe_start(drifted=True)  # both off
+    assert not await RetrainTrigger(RetrainSettings()).maybe_start(drifted=True)  # both off
 
 
 def test_assertion_agreement_on_the_mentions_both_found():

@@ -15,7 +15,7 @@ from streams import topics
 from streams.ops.demo_corpus import demo_notes
 from streams.ops.promotion import retrain, rollback
 from streams.repository import ModelRepository
-from streams.settings import LoopSettings
+from streams.settings import DriftSettings, LoopSettings, RetrainSettings, SamplingSettings
 from tests.conftest import embedded_runtime
 from tests.streams.kafka_helpers import exchange, worker_metrics
 from trainer.corpora import Document
@@ -25,8 +25,10 @@ from trainer.train import train_student
 pytestmark = pytest.mark.integration
 
 LOOP = LoopSettings(
-    sample_rate=1.0, report_interval_s=1.0, drift_window=100, drift_threshold=0.5,
-    min_retrain_samples=10, held_out_share=0.3, promotion_tolerance=0.02,
+    sampling=SamplingSettings(sample_rate=1.0),
+    drift=DriftSettings(report_interval_s=1.0, drift_window=100, drift_threshold=0.5),
+    retraining=RetrainSettings(min_retrain_samples=10, held_out_share=0.3,
+                               promotion_tolerance=0.02),
 )  # fmt: skip
 TINY = {"CLINSTREAM_STUDENT_MAX_LENGTH": "64", "CLINSTREAM_STUDENT_STRIDE": "16",
         "CLINSTREAM_TRAIN_EPOCHS": "30", "CLINSTREAM_TRAIN_BATCH_SIZE": "16",
@@ -97,7 +99,7 @@ async def test_drift_retrain_promote_serve_and_reject(loop_runtime, tiny_backbon
     # Every note is sampled; the teacher's labels reach the store and the agreement gauges.
     wait_for(lambda: metric(loop_runtime, "clinstream_teacher_samples_total", reason="random")
              >= len(first), "samples")  # fmt: skip
-    wait_for(lambda: metric(loop_runtime, "clinstream_drift_score") > LOOP.drift_threshold,
+    wait_for(lambda: metric(loop_runtime, "clinstream_drift_score") > LOOP.drift.drift_threshold,
              "the drift gauge to cross the threshold")  # fmt: skip
     assert ("clinstream_agreement_f1", (("type", "micro"),)) in worker_metrics(loop_runtime)
     report = await latest_drift_report(kafka)
@@ -110,7 +112,7 @@ async def test_drift_retrain_promote_serve_and_reject(loop_runtime, tiny_backbon
     pairing = PairModel(weights={"order=effect_first": 1.0}, bias=0.1, trained_on="made up")
     pairing.save(ModelRepository.of(triton).version_dir(1))
     publish = []
-    decision = await asyncio.to_thread(retrain, LOOP, triton, data, publish.append)
+    decision = await asyncio.to_thread(retrain, LOOP.retraining, triton, data, publish.append)
     assert decision.decision == Decision.PROMOTED, decision.reason
     assert decision.candidate_version == 2 and ModelRepository.of(triton).versions() == [1, 2]
     assert PairModel.load(ModelRepository.of(triton).version_dir(2)) == pairing
@@ -125,7 +127,7 @@ async def test_drift_retrain_promote_serve_and_reject(loop_runtime, tiny_backbon
     # A candidate made worse on purpose (it cannot learn) is rejected; v2 keeps serving.
     monkeypatch.setenv("CLINSTREAM_TRAIN_LEARNING_RATE", "1e-9")
     monkeypatch.setenv("CLINSTREAM_TRAIN_EPOCHS", "1")
-    worse = await asyncio.to_thread(retrain, LOOP, triton, data, publish.append)
+    worse = await asyncio.to_thread(retrain, LOOP.retraining, triton, data, publish.append)
     assert worse.decision == Decision.REJECTED, worse.reason
     assert "worse" in worse.reason
     assert ModelRepository.of(triton).versions() == [1, 2]

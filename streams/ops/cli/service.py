@@ -75,10 +75,10 @@ def retrain() -> None:
     """Train a candidate on the stored teacher labels; promote it only if it is no worse."""
     from streams.ops.promotion import publish_decision
     from streams.ops.promotion import retrain as run_retrain
-    from streams.settings import LoopSettings, RuntimeSettings, TritonSettings
+    from streams.settings import RetrainSettings, RuntimeSettings, TritonSettings
 
     configure_logging()
-    decision = run_retrain(LoopSettings(), TritonSettings(), RuntimeSettings(), publish_decision)
+    decision = run_retrain(RetrainSettings(), TritonSettings(), RuntimeSettings(), publish_decision)
     console.print(decision.model_dump_json(indent=2))
 
 
@@ -104,9 +104,9 @@ def purge(
     Notes already in Kafka topics age out with the topics' retention.
     """
     from streams.label_store import LabelStore
-    from streams.settings import LoopSettings, RuntimeSettings
+    from streams.settings import RetrainSettings, RuntimeSettings
 
-    store = LabelStore(RuntimeSettings().label_store, LoopSettings().retention_days)
+    store = LabelStore(RuntimeSettings().label_store, RetrainSettings().retention_days)
     try:
         deleted = store.purge(note_id=note_id, patient_id=patient_id)
     except ValueError as error:
