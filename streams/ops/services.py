@@ -2,6 +2,7 @@
 only when a real check passes (not after a sleep), and is stopped with SIGTERM, then SIGKILL.
 Also the ports and environment the services are started with."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -101,13 +102,26 @@ class Service:
         self.stop()
         raise ServiceError(f"{self.name} not ready after {timeout_s:.0f}s; see {self.log_file}")
 
+    def exited(self) -> int | None:
+        """The exit code of a service that has stopped on its own, else None."""
+        return None if self.process is None else self.process.poll()
+
     def stop(self, timeout_s: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM, then SIGKILL, to the service's whole process group: what it started (Triton's
+        python-backend stubs) goes with it, even when the service itself has already died."""
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %.0fs; killing it", self.name, timeout_s)
-            self.process.kill()
-            self.process.wait()
+        group = self.process.pid  # its own session (start_new_session): group id = pid
+        if self.process.poll() is None:
+            _signal_group(group, signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0fs; killing it", self.name, timeout_s)
+        _signal_group(group, signal.SIGKILL)
+        self.process.wait()
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signum)

@@ -29,7 +29,8 @@ def up(
         typer.Option(help="Start only these of: broker, triton, worker (repeatable)."),
     ] = None,
 ) -> None:
-    """Start the broker, tritonserver and the Faust worker; stop them on Ctrl-C or SIGTERM."""
+    """Start the broker, tritonserver and the Faust worker and keep them up (a service that
+    dies is restarted with backoff); stop them on Ctrl-C or SIGTERM."""
     from streams.ops.runtime import SERVICES, EmbeddedRuntime
 
     configure_logging()
@@ -46,7 +47,7 @@ def up(
             f"Triton {runtime.triton.grpc_url}, worker metrics on "
             f":{runtime.worker.metrics_port}. Logs in {runtime.runtime.log_dir}. Ctrl-C to stop."
         )
-        signal.pause()
+        runtime.supervise(running=lambda: True)  # until Ctrl-C or SIGTERM
     except KeyboardInterrupt:
         console.print("stopping")
     finally:
