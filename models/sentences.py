@@ -8,7 +8,9 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 
-_SENTENCE_END = re.compile(r"[.!?;]\s|\n\s*\n")
+# A section heading ("REVIEW OF SYSTEMS:") starts a sentence too, whatever precedes it: a
+# note's Family History must not run on into its Review of Systems.
+_SENTENCE_END = re.compile(r"[.!?;]\s|\n\s*\n|(?<=[,\n])(?=[A-Z][A-Z/&() -]{2,}[A-Z]:)")
 # A line break that starts a new item: a blank line, or a line that opens with a bullet, a
 # number or a capital (a list of diagnoses, one OBX value a line). A wrap goes on in lower case
 # ("shortness of\nbreath").
@@ -17,7 +19,7 @@ _ITEM_BREAK = re.compile(r"\n\s*(?=$|\n|[-*•\d]|[A-Z])")
 
 def sentence_starts(text: str) -> list[int]:
     """Offsets where each sentence begins (the first is 0)."""
-    return [0, *(match.end() for match in _SENTENCE_END.finditer(text))]
+    return sorted({0, *(match.end() for match in _SENTENCE_END.finditer(text))})
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
