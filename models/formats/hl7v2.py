@@ -87,15 +87,18 @@ def _value(message: hl7.Message, path: str) -> str:
 def _timestamp(message: hl7.Message, *paths: str) -> datetime | None:
     """The first of these fields that is set, as a datetime; a malformed one is an error."""
     for path in paths:
-        value = _value(message, path)
-        if value:
-            if not _TIMESTAMP.fullmatch(value):
-                raise _rejected(f"{_field_name(path)} is not an HL7 timestamp")
-            try:
-                return hl7.parse_datetime(value)
-            except ValueError:
-                raise _rejected(f"{_field_name(path)} is not an HL7 timestamp") from None
+        if value := _value(message, path):
+            return _parsed_time(value, _field_name(path))
     return None
+
+
+def _parsed_time(value: str, field: str) -> datetime:
+    if not _TIMESTAMP.fullmatch(value):
+        raise _rejected(f"{field} is not an HL7 timestamp")
+    try:
+        return hl7.parse_datetime(value)
+    except ValueError:
+        raise _rejected(f"{field} is not an HL7 timestamp") from None
 
 
 def _field_name(path: str) -> str:
@@ -214,7 +217,8 @@ def decode(payload: bytes) -> list[ClinicalNote | NoteRejected]:
                          or (control_id if len(orders) == 1 else f"{control_id}-{number}")),
                 text="\n".join(lines),
                 note_type=service[1] or service[0] or "unknown",
-                authored_at=_order_time(observed[0]) or _timestamp(message, "MSH.F7"),
+                authored_at=(_parsed_time(observed[0], "OBR-7") if observed[0]
+                             else _timestamp(message, "MSH.F7")),
                 **common,
             )
         )  # fmt: skip
@@ -229,18 +233,6 @@ def _components(message: hl7.Message, segment: hl7.Segment | None, field: int) -
     # python-hl7's separators: segment, field, repetition, component, subcomponent.
     first = raw.split(message.separators[2])[0]
     return [*first.split(message.separators[3]), ""]
-
-
-def _order_time(value: str) -> datetime | None:
-    """OBR-7, the observation time, when set."""
-    if not value:
-        return None
-    if not _TIMESTAMP.fullmatch(value):
-        raise _rejected("OBR-7 is not an HL7 timestamp")
-    try:
-        return hl7.parse_datetime(value)
-    except ValueError:
-        raise _rejected("OBR-7 is not an HL7 timestamp") from None
 
 
 def _note(**fields) -> ClinicalNote:
