@@ -21,7 +21,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from models.spans import AdePair, Annotations, Entity
+from models.spans import AdePair, Annotations, Code, Entity
 
 SCHEMA_VERSION = 3
 JSON_SCHEMA_DIR = Path(__file__).parent / "jsonschema"
@@ -142,6 +142,63 @@ class AdverseDrugEvent(BaseModel):
     model_name: str
     model_version: str
     detected_at: datetime
+
+
+class Concept(BaseModel):
+    """A drug or an event as signals count it: by its first trusted code where the mention has
+    one, otherwise by its normalised text."""
+
+    key: str = Field(description="'<code system>|<code>', or 'text|<normalised mention>'.")
+    display: str
+    codes: list[Code] = Field(default_factory=list)
+
+
+class AdeCase(BaseModel):
+    """A patient's drug -> adverse event, counted once however many notes, mentions, replays or
+    workers report it (topic clinical.ade.cases, key case_id). No patient id: only its hash,
+    inside case_id."""
+
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
+    case_id: str = Field(description="Hash of the patient (or note, if none), drug and event.")
+    drug: Concept
+    event: Concept
+    note_id: str = Field(description="The note that reported it first.")
+    reported_at: datetime = Field(description="When that note's event was detected.")
+
+
+class Disproportionality(BaseModel):
+    """The pair's 2x2 table of cases and its measures (None: undefined, a zero divisor)."""
+
+    a: int = Field(description="Cases of this drug with this event.")
+    b: int = Field(description="Cases of this drug with other events.")
+    c: int = Field(description="Cases of other drugs with this event.")
+    d: int = Field(description="Cases of other drugs with other events.")
+    prr: float | None
+    chi2: float | None = Field(description="Pearson's chi-squared with Yates' correction.")
+    ror: float | None
+    ror_lower: float | None = Field(description="95% confidence interval of the ROR.")
+    ror_upper: float | None
+    ic: float | None = Field(description="Information component (BCPNN, shrunk by 0.5).")
+    ic025: float | None = Field(description="Its 2.5% credibility lower bound.")
+
+
+class SignalChange(BaseModel):
+    """A drug-event pair becoming or ceasing to be a signal (topic clinical.ade.signals, key
+    pair_id): one message per change, not per case. A replay after a crash may repeat one with
+    the same case_offset."""
+
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
+    pair_id: str
+    drug: Concept
+    event: Concept
+    signal: bool
+    criteria_met: list[Literal["evans", "ror", "ic"]]
+    criteria_required: list[Literal["evans", "ror", "ic"]]
+    statistics: Disproportionality
+    basis: str = Field(description="'all cases', or 'cases of the last N days'.")
+    cases_total: int = Field(description="N of the table: every case counted.")
+    case_offset: int = Field(description="Offset on the cases topic the table was scored at.")
+    changed_at: datetime = Field(description="Time of the newest case counted.")
 
 
 class DeadLetterReason(StrEnum):
@@ -318,6 +375,8 @@ MESSAGES: dict[str, type[BaseModel]] = {
     "TeacherLabel": TeacherLabel,
     "DriftReport": DriftReport,
     "ModelDecision": ModelDecision,
+    "AdeCase": AdeCase,
+    "SignalChange": SignalChange,
 }
 
 

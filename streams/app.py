@@ -9,6 +9,7 @@ clinical.teacher.requests --label_samples--> teacher --> clinical.teacher.labels
 clinical.teacher.labels --watch_agreement--> label store, rolling agreement
 every report interval --report_drift--> clinical.drift (and a retrain when due)
 clinical.model.decisions --count_decisions--> retrain metrics
+clinical.ade --collect_cases--> clinical.ade.cases --count_signals--> clinical.ade.signals
 """
 
 import faust
@@ -17,6 +18,7 @@ from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from models.messages import (
+    AdverseDrugEvent,
     M,
     ModelDecision,
     NoteRejected,
@@ -35,9 +37,11 @@ from streams.settings import (
     KafkaSettings,
     LoopSettings,
     RuntimeSettings,
+    SignalSettings,
     TritonSettings,
     WorkerSettings,
 )
+from streams.signals import SignalCounter, case_of, decoded_case
 from streams.teacher_loop import (
     RetrainTrigger,
     TeacherCaller,
@@ -45,7 +49,7 @@ from streams.teacher_loop import (
     label_request,
     store_label,
 )
-from streams.topics import note_topics, send
+from streams.topics import declared_options, note_topics, send
 from streams.triton_client import TritonStudent
 
 kafka = KafkaSettings()
@@ -53,6 +57,7 @@ triton = TritonSettings()
 worker = WorkerSettings()
 loop = LoopSettings()
 runtime = RuntimeSettings()
+signal_settings = SignalSettings()
 
 app = faust.App(
     worker.app_id,
@@ -78,9 +83,11 @@ app = faust.App(
 def declare(*names: str) -> faust.TopicT:
     """A topic of streams.topics for Faust. Values stay raw bytes: parsing is ours, so a
     malformed message becomes a dead letter instead of a crash inside Faust's deserialiser."""
+    options = declared_options(kafka, names[0]) if len(names) == 1 else {}
     return app.topic(
-        *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
+        *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+        **options,
+    )  # fmt: skip
 
 
 note_formats = note_topics(kafka)
@@ -89,6 +96,8 @@ notes_topic = declare(*note_formats)
 teacher_labels_topic = declare(kafka.teacher_labels_topic)
 drift_topic = declare(kafka.drift_topic)
 decisions_topic = declare(kafka.decisions_topic)
+ade_cases_topic = declare(kafka.ade_cases_topic)
+ade_signals_topic = declare(kafka.ade_signals_topic)
 outputs = OutputTopics(
     entities=declare(kafka.entities_topic),
     ade=declare(kafka.ade_topic),
@@ -114,9 +123,13 @@ retrain_trigger = RetrainTrigger(loop.retraining)
 @app.on_partitions_assigned.connect
 async def count_assigned(assigned_app: faust.App, _assigned: set, **_kwargs) -> None:
     """How many notes partitions this worker owns (actives: standbys are not its to process);
-    a worker with none is idle by design."""
+    a worker with none is idle by design. Signal gauges only from the cases topic's owner."""
     actives = assigned_app.assignor.assigned_actives()
     metrics.ASSIGNED_PARTITIONS.set(sum(tp.topic in note_formats for tp in actives))
+    if not any(tp.topic == kafka.ade_cases_topic for tp in actives):
+        # Another worker counts the cases now: this one's figures would be stale.
+        metrics.SIGNAL_CASES.set(0)
+        metrics.SIGNALS_ACTIVE.set(0)
 
 
 @app.agent(notes_topic, concurrency=worker.concurrency)
@@ -179,6 +192,26 @@ async def count_decisions(stream: faust.StreamT) -> None:
     async for event in stream.events():
         if (decision := await decoded(event, ModelDecision)) is not None:
             count_decision(decision)
+
+
+@app.agent(outputs.ade)
+async def collect_cases(stream: faust.StreamT) -> None:
+    """ADE events that happened, as cases keyed by their identity (see streams.signals)."""
+    async for event in stream.events():
+        ade = await decoded(event, AdverseDrugEvent)
+        if ade is not None and (case := case_of(ade)) is not None:
+            await send(ade_cases_topic, case, key=case.case_id)
+
+
+@app.agent(ade_cases_topic)
+async def count_signals(stream: faust.StreamT) -> None:
+    """Cases into the 2x2 tables, a batch at a time; each pair that becomes or stops being a
+    signal, to the signals topic."""
+    counter = SignalCounter(kafka, signal_settings)
+    async for events in stream.take_events(signal_settings.batch_size, within=1.0):
+        records = [(event.message.offset, decoded_case(event.value)) for event in events]
+        for change in await counter.apply(records):
+            await send(ade_signals_topic, change, key=change.pair_id)
 
 
 async def serve_metrics_page(_request: web.Request) -> web.Response:

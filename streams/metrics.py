@@ -88,3 +88,13 @@ CONFIDENCE_PSI = Gauge(
     "clinstream_confidence_psi", "PSI of student confidences against the training reference."
 )
 RETRAINS = Counter("clinstream_retrains_total", "Retraining decisions.", ["outcome"])
+SIGNAL_CASES = Gauge(
+    "clinstream_signal_cases", "Distinct ADE cases in the signal table (in its window, if set)."
+)
+SIGNALS_ACTIVE = Gauge(
+    "clinstream_signals_active", "Drug-event pairs that are disproportionality signals now."
+)
+SIGNAL_REBUILDS = Counter(
+    "clinstream_signal_rebuilds_total",
+    "Signal tables rebuilt from the cases topic (after a start, a crash or a rebalance).",
+)

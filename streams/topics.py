@@ -7,22 +7,25 @@ every aiokafka client (the CLI's decisions, the demo's, the benchmarks', the tes
 TLS or SASL options. The worker's Faust app gets the same options (`faust_credentials`).
 """
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import BaseModel
 
 from models.formats import NoteFormat
 from models.messages import (
+    AdeCase,
     AdverseDrugEvent,
     ClinicalNote,
     DeadLetter,
     DriftReport,
     Extraction,
     ModelDecision,
+    SignalChange,
     TeacherLabel,
     TeacherRequest,
 )
@@ -35,6 +38,10 @@ class Topic:
     message: type[BaseModel] | None  # None: a hospital format the worker decodes itself
     key: str  # what the record key holds
     note_format: NoteFormat | None = None  # set on the topics notes arrive on
+    # One partition where one consumer must see every record (the signals' 2x2 tables need
+    # every case); None: the deployment's partition count.
+    partitions: int | None = None
+    compacted: bool = False  # the latest record per key is what matters (state)
 
 
 TOPICS = (
@@ -43,6 +50,8 @@ TOPICS = (
     Topic("fhir_notes_topic", None, "as the sender set it", NoteFormat.FHIR),
     Topic("entities_topic", Extraction, "note_id"),
     Topic("ade_topic", AdverseDrugEvent, "note_id"),
+    Topic("ade_cases_topic", AdeCase, "case_id", partitions=1, compacted=True),
+    Topic("ade_signals_topic", SignalChange, "pair_id"),
     Topic("fhir_topic", Bundle, "note_id"),
     Topic("dead_letter_topic", DeadLetter, "the rejected message's key"),
     Topic("teacher_requests_topic", TeacherRequest, "note_id"),
@@ -52,9 +61,26 @@ TOPICS = (
 )
 
 
-def topic_names(kafka: KafkaSettings) -> list[str]:
-    """Every topic clinstream reads or writes, as this deployment names them."""
-    return [getattr(kafka, topic.setting) for topic in TOPICS]
+def declared_options(kafka: KafkaSettings, name: str) -> dict[str, Any]:
+    """How Faust should create the topic named `name` where it creates topics (Apache Kafka
+    with auto-declaration): the row's partitions and compaction, or Faust's defaults."""
+    for topic in TOPICS:
+        if getattr(kafka, topic.setting) == name:
+            return {"partitions": topic.partitions, "compacting": topic.compacted or None}
+    raise KeyError(f"{name} is not a clinstream topic")
+
+
+def new_topics(kafka: KafkaSettings) -> list[NewTopic]:
+    """Every topic as `clinstream up` creates it: partitions and cleanup policy."""
+    return [
+        NewTopic(
+            getattr(kafka, topic.setting),
+            num_partitions=topic.partitions or kafka.partitions,
+            replication_factor=1,
+            topic_configs={"cleanup.policy": "compact"} if topic.compacted else {},
+        )
+        for topic in TOPICS
+    ]
 
 
 def note_topics(kafka: KafkaSettings) -> dict[str, NoteFormat]:
@@ -90,3 +116,31 @@ def admin(kafka: KafkaSettings, **options: Any) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
         bootstrap_servers=kafka.bootstrap, **kafka.client_options(), **options
     )
+
+
+async def read_partition(
+    kafka: KafkaSettings, topic: str, until: int | None = None, partition: int = 0
+) -> AsyncIterator[ConsumerRecord]:
+    """A partition's records from its start, outside any consumer group: up to offset `until`
+    (exclusive), or to the end the fetch responses report.
+
+    Not to `end_offsets`: Tansu's ListOffsets answers the base offset of the last batch + 1
+    (26 for 30 records sent in batches of 5, measured), which is why Faust's table recovery
+    stops short there; its fetch responses' high watermark is right (30)."""
+    client = consumer(kafka, enable_auto_commit=False, auto_offset_reset="earliest")
+    await client.start()
+    try:
+        where = TopicPartition(topic, partition)
+        client.assign([where])
+        await client.seek_to_beginning(where)
+        while True:
+            end = until if until is not None else client.highwater(where)
+            if end is not None and await client.position(where) >= end:
+                return
+            fetched = await client.getmany(where, timeout_ms=1000)
+            for record in fetched.get(where, []):
+                if until is not None and record.offset >= until:
+                    return
+                yield record
+    finally:
+        await client.stop()

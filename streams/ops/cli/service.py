@@ -1,6 +1,9 @@
-"""Commands that run or steer the service: demo, up, worker, schemas, retrain, rollback, purge."""
+"""Commands that run or steer the service: demo, up, worker, schemas, retrain, rollback, purge,
+signals."""
 
 import signal
+from enum import StrEnum
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -113,3 +116,61 @@ def purge(
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     console.print(f"removed {deleted} label-store row(s) from {store.path}")
+
+
+class SignalSort(StrEnum):
+    a = "a"
+    prr = "prr"
+    chi2 = "chi2"
+    ror_lower = "ror_lower"
+    ic025 = "ic025"
+
+
+@commands.command()
+def signals(
+    sort: Annotated[SignalSort, typer.Option(help="Column to sort by, largest first.")] = (
+        SignalSort.ic025
+    ),
+    every_pair: Annotated[
+        bool, typer.Option("--all", help="Every pair, not only signals.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="Rows printed (the CSV has all).")] = 50,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write them as CSV.")] = None,
+) -> None:
+    """The disproportionality table of every ADE case on the broker now, with the signals by
+    the CLINSTREAM_SIGNALS_* criteria (the worker's own table, rebuilt the same way)."""
+    import asyncio
+    import csv
+
+    from rich.table import Table
+
+    from streams.settings import KafkaSettings, SignalSettings
+    from streams.signals import current_table
+
+    table = asyncio.run(current_table(KafkaSettings(), SignalSettings()))
+    rows = [row for row in table.rows() if every_pair or row.signal]
+    rows.sort(key=lambda row: getattr(row.statistics, sort) or float("-inf"), reverse=True)
+    if csv_file is not None:
+        with csv_file.open("w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0].flat()) if rows else ["drug"])
+            writer.writeheader()
+            writer.writerows(row.flat() for row in rows)
+    what = "pairs" if every_pair else "signals"
+    criteria = " + ".join(table.settings.require)
+    shown = Table(title=f"{len(rows)} {what}, {table.cases} cases ({table.basis}); {criteria}")
+    for column in ("drug", "event", "a", "b", "c", "d", "PRR", "χ²", "ROR (95% CI)", "IC025"):
+        shown.add_column(column)
+    shown.add_column("signal")
+    for row in rows[:limit]:
+        stats = row.statistics
+        shown.add_row(
+            row.drug.display, row.event.display, *(str(x) for x in (stats.a, stats.b, stats.c,
+            stats.d)), _number(stats.prr), _number(stats.chi2),
+            f"{_number(stats.ror)} ({_number(stats.ror_lower)}-{_number(stats.ror_upper)})",
+            _number(stats.ic025), "yes" if row.signal else "",
+        )  # fmt: skip
+    console.print(shown)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
