@@ -14,7 +14,9 @@ whether or not one was killed.
 
 import hashlib
 import heapq
+import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +39,7 @@ from streams.disproportionality import Measures, criteria_met, is_signal, measur
 from streams.settings import KafkaSettings, SignalSettings
 from streams.topics import read_partition
 
+log = logging.getLogger(__name__)
 # Code systems a concept is keyed by, in order of preference; all ship with measured precision.
 DRUG_SYSTEMS = (DRUGBANK, MESH)
 EVENT_SYSTEMS = (HPO, UMLS, MESH)
@@ -289,12 +292,16 @@ class SignalCounter:
 
     async def rebuild(self, until: int) -> None:
         """The table as of offset `until`, from the topic's start; statuses set, none sent."""
+        started = time.monotonic()
         self.table = SignalTable(self.settings)
         async for record in read_partition(self.kafka, self.kafka.ade_cases_topic, until):
             if (case := decoded_case(record.value)) is not None:
                 self.table.add(case)
         self.table.next_offset = until
         self.table.changes(until - 1)
+        seconds = time.monotonic() - started
+        log.info("signal table rebuilt to offset %d: %d cases, %d signals, in %.1f s",
+                 until, self.table.cases, self.table.signals, seconds)  # fmt: skip
         metrics.SIGNAL_REBUILDS.inc()
         self._gauge()
 

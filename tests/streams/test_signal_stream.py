@@ -3,14 +3,17 @@ SIGKILLed mid-stream and a second worker joining; the final table must equal an 
 run's (the same events counted in process), duplicates included."""
 
 import asyncio
+import csv
 import os
 import signal
 import time
 
 import pytest
+from typer.testing import CliRunner
 
 from models.messages import SignalChange
 from streams import topics
+from streams.ops.cli import app
 from streams.ops.runtime import EmbeddedRuntime, worker_service
 from streams.ops.services import free_port
 from streams.ops.signals_bench import START, ade_event
@@ -120,3 +123,13 @@ async def test_signals_survive_a_kill_and_a_second_worker(stack):
     published = {(c.drug.display, c.event.display) for c in (await last_changes(kafka)).values()
                  if c.signal}  # fmt: skip
     assert published == signals
+
+    csv_file = stack.runtime.data_dir / "signals.csv"
+    env = {"CLINSTREAM_KAFKA_BOOTSTRAP": kafka.bootstrap}
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["signals", "--csv", str(csv_file)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "drugx" in result.output
+    with csv_file.open() as rows:
+        assert {(row["drug"], row["event"]) for row in csv.DictReader(rows)} == signals
