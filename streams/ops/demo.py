@@ -25,9 +25,11 @@ from streams.settings import (
     LoopSettings,
     RuntimeSettings,
     SamplingSettings,
+    SignalSettings,
     TeacherCallSettings,
     TritonSettings,
 )
+from streams.signals import current_table
 from streams.topics import consumer, encode, producer
 from trainer.settings import TrainingSettings
 
@@ -175,6 +177,7 @@ def run_demo(console: Console, timeout_s: float = 180.0) -> bool:
             f"worker metrics :{embedded.worker.metrics_port}/metrics; logs in {runtime.log_dir}"
         )
         extractions, ades, letters, drift, elapsed = asyncio.run(_stream(kafka, notes, timeout_s))
+        signal_table = asyncio.run(current_table(kafka, SignalSettings()))
 
     for note in notes:
         if note.note_id in extractions:
@@ -199,6 +202,12 @@ def run_demo(console: Console, timeout_s: float = 180.0) -> bool:
             f"end-to-end latency p50 {np.percentile(latencies, 50):.0f} ms, "
             f"p99 {np.percentile(latencies, 99):.0f} ms"
         )
+    pairs = signal_table.rows()
+    console.print(
+        f"pharmacovigilance (clinstream signals): {signal_table.cases} distinct actual ADE "
+        f"cases so far, {len(pairs)} drug-event pairs, {sum(p.signal for p in pairs)} signals "
+        f"({' + '.join(signal_table.settings.require)})"
+    )
     versions = sorted({x.model_version for x in extractions.values()})
     console.print(f"serving student version: {', '.join(versions)}")
     if drift is not None:
