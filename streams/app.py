@@ -12,8 +12,11 @@ clinical.model.decisions --count_decisions--> retrain metrics
 clinical.ade --collect_cases--> clinical.ade.cases --count_signals--> clinical.ade.signals
 """
 
+import logging
+
 import faust
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -49,9 +52,10 @@ from streams.teacher_loop import (
     label_request,
     store_label,
 )
-from streams.topics import declared_options, note_topics, send
+from streams.topics import committed_offsets, declared_options, note_topics, send
 from streams.triton_client import TritonStudent
 
+log = logging.getLogger(__name__)
 kafka = KafkaSettings()
 triton = TritonSettings()
 worker = WorkerSettings()
@@ -212,6 +216,23 @@ async def count_signals(stream: faust.StreamT) -> None:
         records = [(event.message.offset, decoded_case(event.value)) for event in events]
         for change in await counter.apply(records):
             await send(ade_signals_topic, change, key=change.pair_id)
+
+
+@app.timer(worker.lag_interval_s)
+async def report_lag() -> None:
+    """Consumer lag of every partition this worker owns, for the lag alert."""
+    owned = [(tp.topic, tp.partition) for tp in app.consumer.assignment()]
+    try:
+        committed = await committed_offsets(kafka, worker.app_id, owned)
+    except (KafkaError, OSError) as error:  # the broker away: no figure beats a wrong one
+        log.warning("consumer lag not measured: %s", type(error).__name__)
+        return
+    metrics.CONSUMER_LAG.clear()  # partitions that moved away are another worker's to report
+    for tp in app.consumer.assignment():
+        end = app.consumer.highwater(tp)
+        if end is not None:
+            behind = max(end - committed.get((tp.topic, tp.partition), 0), 0)
+            metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(behind)
 
 
 async def serve_metrics_page(_request: web.Request) -> web.Response:

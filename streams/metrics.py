@@ -5,6 +5,8 @@ Labels take bounded values only (entity types, reason codes); never note ids or 
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from models.messages import DeadLetterReason
+
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 NOTES_IN = Counter("clinstream_notes_in_total", "Messages read from the notes topic.")
@@ -12,6 +14,10 @@ NOTES_OUT = Counter("clinstream_notes_out_total", "Extractions published.")
 DEAD_LETTERS = Counter(
     "clinstream_dead_letters_total", "Messages sent to the dead-letter topic.", ["reason"]
 )
+# Every reason's series from 0 at start: a series first seen at 30 has no rate, and the
+# dead-letter alert would never fire on a burst that came before the first scrape.
+for _reason in DeadLetterReason:
+    DEAD_LETTERS.labels(reason=_reason.value)
 ENTITIES = Counter("clinstream_entities_total", "Entities extracted.", ["type"])
 ADE_PAIRS = Counter("clinstream_ade_pairs_total", "Drug -> adverse-effect pairs published.")
 END_TO_END_LATENCY = Histogram(
@@ -97,4 +103,10 @@ SIGNALS_ACTIVE = Gauge(
 SIGNAL_REBUILDS = Counter(
     "clinstream_signal_rebuilds_total",
     "Signal tables rebuilt from the cases topic (after a start, a crash or a rebalance).",
+)
+CONSUMER_LAG = Gauge(
+    "clinstream_consumer_lag",
+    "Records behind on a partition this worker owns: the end its fetches report (right on "
+    "Tansu, whose ListOffsets is not) minus the group's committed offset.",
+    ["topic", "partition"],
 )

@@ -168,6 +168,7 @@ class WorkerSettings(BaseSettings):
     )
     bind_host: str = Field("127.0.0.1", description="Address of the metrics and health endpoint.")
     metrics_port: int = Field(19464, description="Prometheus and health endpoint of the worker.")
+    lag_interval_s: float = Field(10.0, gt=0, description="How often consumer lag is measured.")
     log_level: str = "info"
 
 

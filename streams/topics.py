@@ -144,3 +144,17 @@ async def read_partition(
                 yield record
     finally:
         await client.stop()
+
+
+async def committed_offsets(
+    kafka: KafkaSettings, group: str, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The consumer group's committed offset of each (topic, partition) that has one, read by
+    a consumer outside the group (Tansu answers its OffsetFetch; not the admin client's)."""
+    client = consumer(kafka, group_id=group, enable_auto_commit=False)
+    await client.start()
+    try:
+        committed = {where: await client.committed(TopicPartition(*where)) for where in partitions}
+    finally:
+        await client.stop()
+    return {where: offset for where, offset in committed.items() if offset is not None}

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from models.messages import AdverseDrugEvent, ClinicalNote, DeadLetter, DriftReport, Extraction
 from models.spans import Entity
-from streams.ops.demo_corpus import demo_notes, long_demo_note
+from streams.ops.demo_corpus import demo_notes, long_demo_note, training_notes
 from streams.ops.runtime import EmbeddedRuntime
 from streams.repository import ModelRepository
 from streams.settings import (
@@ -59,9 +59,10 @@ def ensure_student(console: Console, triton: TritonSettings, runtime: RuntimeSet
     training = TrainingSettings()
     console.print(
         f"[bold]No student in {triton.model_repository}[/]: the lexicon teacher labels "
-        f"{training.demo_train_notes} synthetic notes and a student is distilled from them."
+        f"{training.demo_train_notes} synthetic notes (most under a header of invented names and "
+        f"ids) and {training.demo_train_notes // 2} nursing notes, and a student is distilled."
     )
-    notes = demo_notes(training.demo_train_notes, seed=_TRAIN_SEED, prefix="train")
+    notes = training_notes(training.demo_train_notes, seed=_TRAIN_SEED)
     with console.status("lexicon teacher labelling"):
         teacher = LexiconTeacher()
         documents = [

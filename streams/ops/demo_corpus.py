@@ -1,7 +1,9 @@
 """Synthetic clinical notes for the demo: realistic in form, about no real patient.
 
 Notes are built from templates with a seeded generator, so a seed always gives the same
-corpus. The demo trains on one seed and streams notes from another.
+corpus. The demo trains on one seed and streams notes from another. The student it trains also
+meets what real notes hold besides clinical facts (invented names, ids, insurers, places in a
+header; terse nursing notes dense with abbreviations), so it learns that none of it is an entity.
 """
 
 import random
@@ -90,6 +92,89 @@ _DOSES = (
     "2.5 mg twice daily",
     "100 mg daily",
 )
+
+
+# Invented people and places for headers and narrative: what a note names that is not clinical.
+_FIRST_NAMES = ("James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda",
+                "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph",
+                "Jessica", "Thomas", "Sarah", "Carlos", "Maria", "Wei", "Mei", "Ahmed", "Fatima",
+                "Raj", "Priya", "Olga", "Ivan", "Kwame", "Ama", "Hiroshi", "Yuki")  # fmt: skip
+_LAST_NAMES = ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
+               "Rodriguez", "Martinez", "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas",
+               "Taylor", "Moore", "Jackson", "Martin", "Lee", "Nguyen", "Chen", "Patel",
+               "Kowalski", "O'Brien", "Murphy", "Cohen", "Okafor", "Tanaka", "Rossi")  # fmt: skip
+_INSURERS = ("Anthem Blue Cross", "Cigna", "Aetna", "UnitedHealthcare", "Humana", "Medicare",
+             "Medicaid", "Kaiser Permanente", "Blue Shield", "Tricare")  # fmt: skip
+_PLACES = ("St. Mary's Hospital", "Riverside Medical Center", "Mercy General", "County Hospital",
+           "Lakeview Nursing Home", "Springfield", "Oakland", "Boston", "Cedar Rapids")  # fmt: skip
+_RELATIVES = ("wife", "husband", "daughter", "son", "sister", "brother", "niece")
+# Abbreviation-dense nursing phrases with no drug, disease or symptom in them.
+_NURSING = ("pt resting comfortably in bed", "bp stable", "hr 80s sr", "rr 18 unlabored",
+            "o2 sat 97% on 2l nc", "ls clear bilaterally", "abg pending", "gu: foley draining",
+            "uo 40-60 cc/hr", "neuro: a&o x3, mae", "perrl", "gi: abd soft, +bs", "npo after mn",
+            "tf at goal", "oob to chair with assist", "dsg c/d/i", "iv site without redness",
+            "afebrile, tmax 99.1", "hct stable", "k 4.1, mg 2.0", "cxr done this am",
+            "weaned to cpap 5/peep 5", "fio2 40%", "sx for small amt secretions",
+            "turned q2h", "skin intact", "cont to monitor", "plan: transfer to floor in am",
+            "ccu team aware", "social work following", "will f/u with pm labs",
+            "remains on vent, ac mode", "trach care done", "ett retaped", "cath lab in am",
+            "pacer wires capped", "a-line and picc patent", "ngt to lcs", "commode x2",
+            "urine clear yellow", "stool guaiac neg", "sputum sent", "lungs coarse at bases",
+            "cardiac: nsr 70s", "resp: even, unlabored", "bowel sounds present", "ivf at kvo",
+            "dialysis catheter site clean", "swan pulled", "wt up 1 kg", "i&o even",
+            "hemodynamically stable", "carevue updated", "report given to night rn",
+            "bed alarm on", "fall precautions", "diet advanced as tol",
+            "ambulated in hall")  # fmt: skip
+_NURSING_DRUGS = ("lasix 40 mg iv given", "heparin gtt at 900 units/hr", "insulin sliding scale",
+                  "dopamine weaned off", "propofol gtt for sedation", "kcl 20 meq po given",
+                  "vancomycin 1 g iv q12h", "morphine 2 mg iv prn",
+                  "tylenol 650 mg po x1")  # fmt: skip
+
+
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}"
+
+
+def _header(rng: random.Random) -> str:
+    """What a note's header holds: names, ids, dates, an insurer, a place; no clinical entity."""
+    lines = [
+        f"Patient: {_person(rng)}   MRN: {rng.randint(10**7, 10**8 - 1)}   "
+        f"DOB: {rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1930, 2000)}",
+        f"Insurance: {rng.choice(_INSURERS)}   Member ID: {rng.choice('ABCXYZ')}"
+        f"{rng.randint(10**8, 10**9 - 1)}",
+        f"Attending: Dr. {_person(rng)}, MD   Location: {rng.choice(_PLACES)}",
+        f"Phone: ({rng.randint(200, 999)}) {rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
+    ]
+    return "\n".join(rng.sample(lines, k=rng.randint(2, 4)))
+
+
+def _nursing_note(rng: random.Random, index: int, prefix: str) -> "DemoNote":
+    """A terse nursing note: abbreviations, drips and people, half of them in capitals."""
+    phrases = rng.sample(_NURSING, k=rng.randint(5, 10))
+    phrases += rng.sample(_NURSING_DRUGS, k=rng.randint(0, 2))
+    phrases.append(f"{rng.choice(_RELATIVES)} {rng.choice(_FIRST_NAMES)} visited, updated")
+    phrases.append(rng.choice((
+        f"dr. {rng.choice(_LAST_NAMES)} aware", f"seen by {_person(rng)}, np",
+        f"d/w {_person(rng)} rn", f"family meeting with {_person(rng)} at {rng.choice(_PLACES)}",
+    )))  # fmt: skip
+    rng.shuffle(phrases)
+    text = "; ".join(phrases) + "."
+    return DemoNote(
+        note_id=f"{prefix}-{index:04d}",
+        note_type="nursing_note",
+        text=text.upper() if rng.random() < 0.5 else text,
+    )
+
+
+def training_notes(count: int, seed: int, prefix: str = "train") -> list["DemoNote"]:
+    """The demo student's corpus: `count` clinical notes, most under a header, and as many
+    nursing notes."""
+    rng = random.Random(seed)
+    notes = demo_notes(count, seed, prefix)
+    for note in notes:
+        if rng.random() < 0.7:
+            note.text = f"{_header(rng)}\n{note.text}"
+    return notes + [_nursing_note(rng, i, f"{prefix}-nursing") for i in range(count)]
 
 
 class DemoNote(BaseModel):

@@ -190,3 +190,35 @@ def bench_signals(
         f"{speed.cases:,} cases over {speed.pairs:,} pairs: {speed.cases_per_s:,.0f} cases/s "
         f"(decode, count, score every {SignalSettings().batch_size}); table {speed.table_mib} MiB"
     )
+
+
+@commands.command("phi")
+def bench_phi(
+    model: Annotated[Path, typer.Option(help="A run folder or a student version folder.")],
+    corpora: Annotated[Path, typer.Option(help="The shared corpora.")] = Path("../shared/corpora"),
+) -> None:
+    """Entities per note on the PhysioNet deid notes and entities on their gold PHI spans, for
+    the student and the lexicon teacher (what a student invents on real text)."""
+    from models.onnx_student import OnnxStudent
+    from streams.ops.cli.common import in_chunks
+    from trainer.bench.phi import deid_notes, phi_overlap, phi_spans
+    from trainer.teachers.lexicon import LexiconTeacher
+
+    deid = corpora / "physionet_deid"
+    if not deid.is_dir():
+        raise typer.BadParameter(f"no PhysioNet deid corpus at {deid}")
+    documents, spans = deid_notes(deid), phi_spans(deid)
+    student = OnnxStudent(model)
+    teacher = LexiconTeacher()
+    rows = [
+        phi_overlap(f"student {model.name}", documents,
+                    in_chunks("student", documents, student.extract), spans),
+        phi_overlap("lexicon teacher", documents,
+                    in_chunks("lexicon teacher", documents, teacher.label_batch), spans),
+    ]  # fmt: skip
+    for row in rows:
+        console.print(
+            f"{row.name}: {row.notes:,} notes, {row.entities:,} entities "
+            f"({row.entities_per_note} a note), {row.on_phi:,} on gold PHI spans "
+            f"{row.on_phi_by_kind}"
+        )
