@@ -131,8 +131,43 @@ _NURSING_DRUGS = ("lasix 40 mg iv given", "heparin gtt at 900 units/hr", "insuli
                   "tylenol 650 mg po x1")  # fmt: skip
 
 
+# Generic syllables (consonant-vowel, and common surname endings), not taken from any corpus.
+_SYLLABLES = ("ka", "lo", "mi", "ne", "ra", "so", "tu", "vel", "dor", "man", "ber", "ton", "ley",
+              "vic", "ez", "ini", "ard", "sch", "ov", "ski", "da", "ge", "hu", "ja", "po", "ri",
+              "sa", "ti", "wa", "zo", "ell", "ston")  # fmt: skip
+_TITLES = ("Dr.", "Dr", "Mr.", "Mrs.", "Ms.", "Miss", "dr.", "mr.")
+
+
+def _surname(rng: random.Random) -> str:
+    """A listed surname, or an invented one (as rare as most are): a student must learn the
+    context of a name, not a list of them."""
+    if rng.random() < 0.4:
+        return rng.choice(_LAST_NAMES)
+    return "".join(rng.choices(_SYLLABLES, k=rng.randint(2, 4))).capitalize()
+
+
 def _person(rng: random.Random) -> str:
-    return f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}"
+    return f"{rng.choice(_FIRST_NAMES)} {_surname(rng)}"
+
+
+def _place(rng: random.Random) -> str:
+    name = rng.choice((_surname(rng), f"St. {rng.choice(_FIRST_NAMES)}'s", "Holy Name",
+                       "Good Samaritan", rng.choice(_PLACES)))  # fmt: skip
+    return f"{name} {rng.choice(('Hospital', 'Memorial', 'Medical Center', 'Rehab', 'Campus'))}"
+
+
+def _people_sentence(rng: random.Random) -> str:
+    """Who was there and where the patient goes: names, relatives, places; no clinical entity."""
+    return rng.choice((
+        f"{rng.choice(_TITLES)} {_surname(rng)} was seen with {rng.choice(_TITLES)} "
+        f"{_surname(rng)}.",
+        f"Plan discussed with {rng.choice(_RELATIVES)} {rng.choice(_FIRST_NAMES)} and "
+        f"Dr. {_surname(rng)}.",
+        f"Transferred from {_place(rng)} this morning.",
+        f"{rng.choice(_FIRST_NAMES)} {_surname(rng)} ({rng.choice(_RELATIVES)}) called, updated.",
+        f"Will go to {_place(rng)} when a bed is ready.",
+        f"Drs. {_surname(rng)} and {_surname(rng)} aware.",
+    ))  # fmt: skip
 
 
 def _header(rng: random.Random) -> str:
@@ -142,7 +177,7 @@ def _header(rng: random.Random) -> str:
         f"DOB: {rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1930, 2000)}",
         f"Insurance: {rng.choice(_INSURERS)}   Member ID: {rng.choice('ABCXYZ')}"
         f"{rng.randint(10**8, 10**9 - 1)}",
-        f"Attending: Dr. {_person(rng)}, MD   Location: {rng.choice(_PLACES)}",
+        f"Attending: Dr. {_person(rng)}, MD   Location: {_place(rng)}",
         f"Phone: ({rng.randint(200, 999)}) {rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
     ]
     return "\n".join(rng.sample(lines, k=rng.randint(2, 4)))
@@ -154,8 +189,8 @@ def _nursing_note(rng: random.Random, index: int, prefix: str) -> "DemoNote":
     phrases += rng.sample(_NURSING_DRUGS, k=rng.randint(0, 2))
     phrases.append(f"{rng.choice(_RELATIVES)} {rng.choice(_FIRST_NAMES)} visited, updated")
     phrases.append(rng.choice((
-        f"dr. {rng.choice(_LAST_NAMES)} aware", f"seen by {_person(rng)}, np",
-        f"d/w {_person(rng)} rn", f"family meeting with {_person(rng)} at {rng.choice(_PLACES)}",
+        f"dr. {_surname(rng)} aware", f"seen by {_person(rng)}, np", f"d/w {_person(rng)} rn",
+        f"family meeting with {_person(rng)} at {_place(rng)}", _people_sentence(rng),
     )))  # fmt: skip
     rng.shuffle(phrases)
     text = "; ".join(phrases) + "."
@@ -172,6 +207,8 @@ def training_notes(count: int, seed: int, prefix: str = "train") -> list["DemoNo
     rng = random.Random(seed)
     notes = demo_notes(count, seed, prefix)
     for note in notes:
+        if rng.random() < 0.5:
+            note.text = f"{note.text}\n{_people_sentence(rng)}"
         if rng.random() < 0.7:
             note.text = f"{_header(rng)}\n{note.text}"
     return notes + [_nursing_note(rng, i, f"{prefix}-nursing") for i in range(count)]

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import sysconfig
 import time
@@ -168,7 +169,33 @@ def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
         except httpx.HTTPError:
             return False
 
-    return Service("tritonserver", command, runtime.log_dir / "triton.log", ready, env)
+    return Service(
+        "tritonserver", _private_shm(command), runtime.log_dir / "triton.log", ready, env
+    )
+
+
+# Mount a tmpfs only this process tree sees over /dev/shm, then become the command.
+_SHM_SCRIPT = 'mount -t tmpfs -o mode=0700 tmpfs /dev/shm && exec "$@"'
+
+
+def _private_shm(command: list[str]) -> list[str]:
+    """The command in its own mount namespace with a private /dev/shm.
+
+    Triton's python backend hands each request's tensors (note text) to its stub through
+    /dev/shm regions it creates mode 0644, whatever the umask: on the host's /dev/shm any local
+    account could read them. Root may do this directly, others through a user namespace; where
+    neither is allowed the command runs as it is, and this says so."""
+    unshare = shutil.which("unshare")
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    isolate = [unshare, *user, "--mount", "--propagation", "private", "sh", "-c", _SHM_SCRIPT]
+    if (
+        unshare is not None
+        and subprocess.run([*isolate, "sh", "true"], capture_output=True).returncode == 0
+    ):
+        return [*isolate, "tritonserver", *command]
+    log.warning("Triton's shared memory stays in the host's /dev/shm (no mount namespace "
+                "allowed here): other local accounts can read notes in flight")  # fmt: skip
+    return command
 
 
 def worker_service(

@@ -76,3 +76,14 @@ def test_logs_and_the_admin_key_are_private_to_their_user(runtime):
     assert len(private) >= 4
     for path in private:
         assert path.stat().st_mode & 0o077 == 0, path
+
+
+def test_tritons_shared_memory_is_private_to_its_service(runtime):
+    """The python backend's request regions (note text) live in a /dev/shm that only Triton's
+    process tree sees, mode 0700; none is in the host's /dev/shm."""
+    triton = next(s for s in runtime.services if s.name == "tritonserver")
+    own = Path(f"/proc/{triton.process.pid}/root/dev/shm")
+    regions = list(own.glob("*python_backend_shm_region*"))
+    assert regions, "Triton's regions not found in its /dev/shm"
+    assert (own.stat().st_mode & 0o777) == 0o700
+    assert not list(Path("/dev/shm").glob("*python_backend_shm_region*"))
