@@ -77,6 +77,8 @@ app = faust.App(
     broker_session_timeout=kafka.session_timeout_s,
     broker_heartbeat_interval=kafka.heartbeat_interval_s,
     broker_rebalance_timeout=kafka.session_timeout_s,
+    # What a crash replays: at most this long of outcomes (at-least-once).
+    broker_commit_interval=kafka.commit_interval_s,
     # A message up to the byte limit must be fetched to be dead-lettered at all; outputs carry
     # a note at most once more (a teacher request), with its entities.
     consumer_max_fetch_size=worker.max_message_bytes + 64 * 1024,
@@ -167,7 +169,7 @@ async def label_samples(stream: faust.StreamT) -> None:
         if (request := await decoded(event, TeacherRequest)) is not None:
             await label_request(
                 event, request, caller, teacher_labels_topic, outputs,
-                worker.dead_letter_payload_bytes,
+                worker.dead_letter_payload_bytes, label_store,
             )  # fmt: skip
 
 

@@ -122,7 +122,19 @@ class BatchProcessor:
             event.ack()
 
     async def _extract(self, notes: list[tuple[EventT, ClinicalNote]]) -> None:
+        """The batch's one-chunk notes first, together; then each longer note on its own, so a
+        note at the size limit delays its own outcome, not those of the notes beside it."""
         received_at = datetime.now(UTC)
+        short = [
+            (event, note) for event, note in notes if len(note.text) <= self.worker.chunk_chars
+        ]
+        long = [(event, note) for event, note in notes if len(note.text) > self.worker.chunk_chars]
+        for group in ([short] if short else []) + [[one] for one in long]:
+            await self._extract_group(group, received_at)
+
+    async def _extract_group(
+        self, notes: list[tuple[EventT, ClinicalNote]], received_at: datetime
+    ) -> None:
         spans = [chunk_spans(note.text, self.worker.chunk_chars) for _, note in notes]
         texts = [
             note.text[start:end]
@@ -156,10 +168,12 @@ class BatchProcessor:
                 await self.dead_letter(event, rejection)
 
     async def infer(self, texts: list[str]) -> list[Inferred | Failed]:
-        """The student's reading of every text, in order, in requests of `batch_size`."""
+        """The student's reading of every text, in order, in requests of at most `batch_size`
+        texts and `request_chars` characters (a long note's chunks take several requests, and
+        other batches' requests reach Triton between them)."""
         results: list[Inferred | Failed] = []
-        for start in range(0, len(texts), self.worker.batch_size):
-            results += await self._request(texts[start : start + self.worker.batch_size], True)
+        for request in _requests(texts, self.worker.batch_size, self.worker.request_chars):
+            results += await self._request(request, True)
         return results
 
     async def _request(self, texts: list[str], retry: bool) -> list[Inferred | Failed]:
@@ -298,6 +312,19 @@ async def send_dead_letter(
     await send(topics.dead_letters, letter, rejection.note_id or None)
     metrics.DEAD_LETTERS.labels(reason=rejection.reason.value).inc()
     log.warning("dead-lettered %s: %s", _where(event), rejection.reason.value)
+
+
+def _requests(texts: list[str], most_texts: int, most_chars: int) -> list[list[str]]:
+    """Texts in order, packed into requests (one text at least in each)."""
+    requests: list[list[str]] = [[]]
+    chars = 0
+    for text in texts:
+        if requests[-1] and (len(requests[-1]) == most_texts or chars + len(text) > most_chars):
+            requests.append([])
+            chars = 0
+        requests[-1].append(text)
+        chars += len(text)
+    return [request for request in requests if request]
 
 
 def _where(event: EventT) -> str:

@@ -52,6 +52,17 @@ class LabelStore:
             )  # fmt: skip
             db.execute("DELETE FROM labels WHERE labelled_at < ?", (self._cutoff(),))
 
+    def labelled(self, note_id: str, student_model_version: str) -> bool:
+        """Whether this note already has a label against this student version: a replayed
+        teacher request for it need not call the teacher again."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM labels WHERE note_id = ? AND labelled_at >= ?"
+                " AND json_extract(label, '$.student_model_version') = ?",
+                (note_id, self._cutoff(), student_model_version),
+            ).fetchone()
+        return row is not None
+
     def all(self) -> list[TeacherLabel]:
         with self._connect() as db:
             rows = db.execute(

@@ -110,3 +110,8 @@ CONSUMER_LAG = Gauge(
     "Tansu, whose ListOffsets is not) minus the group's committed offset.",
     ["topic", "partition"],
 )
+TEACHER_REPLAYS_SKIPPED = Counter(
+    "clinstream_teacher_replays_skipped_total",
+    "Teacher requests not sent: the label store already holds that note's label for that "
+    "student version (a replay after a crash).",
+)

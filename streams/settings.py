@@ -50,6 +50,9 @@ class KafkaSettings(BaseSettings):
         10.0, gt=0, description="A worker silent this long leaves the group; its partitions move."
     )
     heartbeat_interval_s: float = Field(1.0, gt=0, description="Under a third of the session.")
+    commit_interval_s: float = Field(
+        1.0, gt=0, description="How often processed offsets are committed: what a crash replays."
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
     sasl_username: str | None = None
@@ -159,6 +162,12 @@ class WorkerSettings(BaseSettings):
         ge=1000,
         description="Longer notes are cut at line or sentence ends into chunks "
         "of at most this many characters, extracted apart and joined.",
+    )
+    request_chars: int = Field(
+        64_000,
+        ge=1000,
+        description="Characters of note text per Triton request at most (one chunk at least): "
+        "what a request of a long note can make others wait.",
     )
     dead_letter_payload_bytes: int = Field(
         1024 * 1024, ge=0, description="Dead letters keep the original value up to this size."

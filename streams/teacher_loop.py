@@ -88,8 +88,15 @@ async def label_request(
     labels_topic,
     topics: OutputTopics,
     max_payload_bytes: int,
+    store: LabelStore,
 ) -> TeacherLabel | None:
-    """One request -> a TeacherLabel, or a dead letter when the teacher keeps failing."""
+    """One request -> a TeacherLabel, or a dead letter when the teacher keeps failing; None,
+    with no teacher call, for a request the label store already answers (a replay after a
+    crash: requests are idempotent by note and student version)."""
+    note_id, version = request.note.note_id, request.student.model_version
+    if await asyncio.to_thread(store.labelled, note_id, version):
+        metrics.TEACHER_REPLAYS_SKIPPED.inc()
+        return None
     try:
         label = await caller.label(request)
     except Exception as error:  # noqa: BLE001 (every teacher failure ends in the DLQ)

@@ -105,19 +105,23 @@ class Outcomes:
         while not all(self.answered(where) for where in wanted):
             missing = [where for where in wanted if not self.answered(where)]
             assert time.monotonic() < deadline, f"{len(missing)} messages have no outcome"
-            for records in (await self.consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    if record.topic == self.kafka.entities_topic:
-                        extraction = Extraction.model_validate_json(record.value)
-                        if extraction.source_topic != self.kafka.notes_topic:
-                            continue  # another test's message
-                        where = (extraction.source_partition, extraction.source_offset)
-                        self.extractions.setdefault(where, []).append(extraction)
-                        self.arrivals.append(time.monotonic())
-                    else:
-                        letter = DeadLetter.model_validate_json(record.value)
-                        if letter.source_topic == self.kafka.notes_topic:
-                            where = (letter.source_partition, letter.source_offset)
-                            self.letters.setdefault(where, []).append(letter)
+            await self.read()
             if until is not None:
                 await until(self)
+
+    async def read(self) -> None:
+        """One fetch of whatever arrived."""
+        for records in (await self.consumer.getmany(timeout_ms=500)).values():
+            for record in records:
+                if record.topic == self.kafka.entities_topic:
+                    extraction = Extraction.model_validate_json(record.value)
+                    if extraction.source_topic != self.kafka.notes_topic:
+                        continue  # another test's message
+                    where = (extraction.source_partition, extraction.source_offset)
+                    self.extractions.setdefault(where, []).append(extraction)
+                    self.arrivals.append(time.monotonic())
+                else:
+                    letter = DeadLetter.model_validate_json(record.value)
+                    if letter.source_topic == self.kafka.notes_topic:
+                        where = (letter.source_partition, letter.source_offset)
+                        self.letters.setdefault(where, []).append(letter)

@@ -139,3 +139,33 @@ async def test_each_assertion_decides_the_ade_event_and_the_fhir_resources():
     adverse = {r.resource.event.text.lower(): r.resource.actuality for r in bundle.entry
                if r.resource.get_resource_type() == "AdverseEvent"}  # fmt: skip
     assert adverse == {"rash": "actual", "diarrhea": "potential"}
+
+
+async def test_a_long_note_delays_no_short_note_of_its_batch_and_comes_in_small_requests():
+    timeline: list[str] = []
+
+    class Recording(FakeStudent):
+        async def extract(self, texts):
+            timeline.append(f"request of {sum(map(len, texts))} chars")
+            return await super().extract(texts)
+
+    class Entities(Topic):
+        async def send(self, key=None, value=b""):
+            await super().send(key, value)
+            timeline.append(f"published {self.sent[-1].note_id}")
+
+    topics = OutputTopics(
+        entities=Entities(Extraction), ade=Topic(AdverseDrugEvent),
+        dead_letters=Topic(DeadLetter), teacher_requests=Topic(Extraction),
+    )  # fmt: skip
+    worker = WorkerSettings(batch_size=16, chunk_chars=1000, request_chars=3000)
+    processor = BatchProcessor(Recording(), topics, {NOTES_TOPIC: "json"}, worker,
+                               TritonSettings(), Sampler(0.0, 0.0, 0))  # fmt: skip
+    long_text = "Took aspirin daily.\n" * 600  # 12,000 characters: 13 chunks or so
+    await processor.process([event(note("short-1", "aspirin"), 0),
+                             event(note("long", long_text), 1),
+                             event(note("short-2", "no drug"), 2)])  # fmt: skip
+    assert timeline[:3] == ["request of 14 chars", "published short-1", "published short-2"]
+    requests = [int(line.split()[2]) for line in timeline if line.startswith("request")]
+    assert len(requests) >= 5 and max(requests[1:]) <= 3000
+    assert timeline[-1] == "published long"

@@ -148,3 +148,13 @@ def test_retention_and_purges_use_indexes_not_a_scan_of_every_sample(tmp_path):
     ):
         plan = " ".join(str(row) for row in db.execute(f"EXPLAIN QUERY PLAN {statement}"))
         assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
+
+
+def test_a_note_labelled_against_a_student_version_is_not_labelled_again(tmp_path):
+    store = LabelStore(tmp_path / "labels.sqlite", retention_days=30)
+    empty = Annotations(entities=[], ade_pairs=[])
+    store.add(label("a", empty, empty))
+    store.add(label("old", empty, empty, days_ago=40))
+    assert store.labelled("a", "3")
+    assert not store.labelled("a", "4")  # a new student version is worth a new label
+    assert not store.labelled("b", "3") and not store.labelled("old", "3")
