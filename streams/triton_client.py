@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from tritonclient.grpc import InferInput, InferRequestedOutput
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
@@ -33,7 +33,19 @@ class StudentResult:
 class TritonStudent:
     def __init__(self, settings: TritonSettings) -> None:
         self.settings = settings
-        self.client = InferenceServerClient(settings.grpc_url)
+        cap_ms = int(settings.outage_backoff_max_s * 1000)
+        self.client = InferenceServerClient(
+            settings.grpc_url,
+            channel_args=[
+                ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
+                ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
+                # gRPC's own reconnect backoff grows to 120 s: after a long outage the channel
+                # would not try Triton again for up to that long, past our backoff cap.
+                ("grpc.initial_reconnect_backoff_ms", 250),
+                ("grpc.min_reconnect_backoff_ms", 250),
+                ("grpc.max_reconnect_backoff_ms", cap_ms),
+            ],
+        )
 
     async def extract(self, texts: list[str]) -> StudentResult:
         """One inference request, with a deadline that grows with the characters sent."""
@@ -60,7 +72,9 @@ class TritonStudent:
     async def ready(self) -> bool:
         """Whether Triton answers and serves the student: a failure then is the request's."""
         try:
-            return await self.client.is_model_ready(self.settings.model_name)
+            return await self.client.is_model_ready(
+                self.settings.model_name, client_timeout=self.settings.outage_backoff_max_s
+            )
         except InferenceServerException:
             return False
 

@@ -188,6 +188,26 @@ async def test_a_triton_outage_holds_notes_and_dead_letters_none(runtime):
     assert httpx.get(f"{worker_url(runtime)}/readyz").status_code == 200
 
 
+async def test_after_a_long_outage_the_worker_resumes_within_its_backoff_cap(runtime):
+    """gRPC's own reconnect backoff grows to 120 s; the worker's checks must not wait on it."""
+    triton = next(s for s in runtime.services if s.name == "tritonserver")
+    triton.stop()
+    try:
+        where = await produce(runtime.kafka, valid_notes(4, "long-outage"))
+        await asyncio.sleep(45)
+        assert httpx.get(f"{worker_url(runtime)}/readyz").status_code == 503
+    finally:
+        await asyncio.to_thread(triton.start, runtime.runtime.startup_timeout_s)
+    back = time.monotonic()
+    while httpx.get(f"{worker_url(runtime)}/readyz").status_code != 200:
+        await asyncio.sleep(0.2)
+    resumed = time.monotonic() - back
+    print(f"\nresumed {resumed:.1f}s after Triton was ready again")
+    assert resumed <= runtime.triton.outage_backoff_max_s + 3
+    async with Outcomes(runtime.kafka) as outcomes:
+        await outcomes.wait_for(where, timeout_s=120)
+
+
 async def test_two_workers_share_the_notes_and_one_killed_loses_none(runtime):
     second_port = free_port()
     second = worker_service(
