@@ -94,6 +94,9 @@ class BatchProcessor:
         self.worker = worker
         self.triton = triton
         self.sampler = sampler
+        # Long notes' own lane: one at a time, beside the batches, each acked when done.
+        self._long_lane = asyncio.Semaphore(1)
+        self._lane_tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Builds the code indexes off the event loop, so the first note does not wait."""
@@ -115,22 +118,40 @@ class BatchProcessor:
                     await self.dead_letter(event, outcome)
                 else:
                     notes.append((event, outcome))
-        if notes:
-            await self._extract(notes)
+        received_at = datetime.now(UTC)
+        short = [(e, n) for e, n in notes if len(n.text) <= self.worker.chunk_chars]
+        if short:
+            await self._extract_group(short, received_at)
+        long: dict[int, list[tuple[EventT, ClinicalNote]]] = {}
+        for event, note in notes:
+            if len(note.text) > self.worker.chunk_chars:
+                long.setdefault(id(event), []).append((event, note))
         # A message is done once each of its documents has its outcome (a Bundle has several).
         for event in events:
-            event.ack()
+            if id(event) not in long:
+                event.ack()
+        for group in long.values():
+            await self._long_lane.acquire()  # at most one long note in hand: backpressure
+            task = asyncio.create_task(self._extract_long(group, received_at))
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_tasks.discard)
 
-    async def _extract(self, notes: list[tuple[EventT, ClinicalNote]]) -> None:
-        """The batch's one-chunk notes first, together; then each longer note on its own, so a
-        note at the size limit delays its own outcome, not those of the notes beside it."""
-        received_at = datetime.now(UTC)
-        short = [
-            (event, note) for event, note in notes if len(note.text) <= self.worker.chunk_chars
-        ]
-        long = [(event, note) for event, note in notes if len(note.text) > self.worker.chunk_chars]
-        for group in ([short] if short else []) + [[one] for one in long]:
-            await self._extract_group(group, received_at)
+    async def finish(self) -> None:
+        """Wait for the long notes in the lane (a test's end, a drained batch)."""
+        await asyncio.gather(*self._lane_tasks)
+
+    async def _extract_long(
+        self, notes: list[tuple[EventT, ClinicalNote]], received_at: datetime
+    ) -> None:
+        """A message's long notes, one at a time, while the actor takes new batches: a note at
+        the size limit delays its own outcome, not the notes read after it. Its offset stays
+        uncommitted until it is done (a crash replays it)."""
+        try:
+            for note in notes:
+                await self._extract_group([note], received_at)
+            notes[0][0].ack()
+        finally:
+            self._long_lane.release()
 
     async def _extract_group(
         self, notes: list[tuple[EventT, ClinicalNote]], received_at: datetime

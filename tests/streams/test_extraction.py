@@ -141,7 +141,7 @@ async def test_each_assertion_decides_the_ade_event_and_the_fhir_resources():
     assert adverse == {"rash": "actual", "diarrhea": "potential"}
 
 
-async def test_a_long_note_delays_no_short_note_of_its_batch_and_comes_in_small_requests():
+async def test_a_long_note_delays_no_other_note_and_comes_in_small_requests():
     timeline: list[str] = []
 
     class Recording(FakeStudent):
@@ -162,9 +162,12 @@ async def test_a_long_note_delays_no_short_note_of_its_batch_and_comes_in_small_
     processor = BatchProcessor(Recording(), topics, {NOTES_TOPIC: "json"}, worker,
                                TritonSettings(), Sampler(0.0, 0.0, 0))  # fmt: skip
     long_text = "Took aspirin daily.\n" * 600  # 12,000 characters: 13 chunks or so
-    await processor.process([event(note("short-1", "aspirin"), 0),
-                             event(note("long", long_text), 1),
-                             event(note("short-2", "no drug"), 2)])  # fmt: skip
+    events = [event(note("short-1", "aspirin"), 0), event(note("long", long_text), 1),
+              event(note("short-2", "no drug"), 2)]  # fmt: skip
+    await processor.process(events)  # returns with the long note in its own lane
+    assert [e.acked for e in events] == [True, False, True]
+    await processor.finish()
+    assert events[1].acked
     assert timeline[:3] == ["request of 14 chars", "published short-1", "published short-2"]
     requests = [int(line.split()[2]) for line in timeline if line.startswith("request")]
     assert len(requests) >= 5 and max(requests[1:]) <= 3000
