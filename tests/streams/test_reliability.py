@@ -163,6 +163,30 @@ async def test_a_20000_word_note_comes_out_whole_and_the_next_note_too(runtime):
     print(f"\n20,000-word note ({len(text):,} chars) through the stack: {seconds:.1f}s")
 
 
+async def test_a_long_note_delays_no_note_read_after_it(runtime):
+    """Small notes on the long note's partition, sent while it is extracted, do not wait for it
+    (one of them used to: the busy actor had already taken it)."""
+    text = ""
+    for extra in demo_notes(2000, seed=21, prefix="lane"):
+        if len(text) + len(extra.text) > 295_000:
+            break
+        text += extra.text + "\n\n"
+    long_note = ClinicalNote(note_id="lane-long", text=text)
+    where = await produce(runtime.kafka, [(b"lane", long_note.model_dump_json().encode())])
+    for index in range(8):
+        await asyncio.sleep(0.3)
+        small = ClinicalNote(note_id=f"lane-small-{index}", text="Took aspirin for pain.")
+        where += await produce(runtime.kafka, [(b"lane", small.model_dump_json().encode())])
+    async with Outcomes(runtime.kafka) as outcomes:
+        await outcomes.wait_for(where, timeout_s=240)
+    seconds = [outcomes.extractions[place][0].timings.end_to_end_ms / 1000 for place in where]
+    print(
+        f"\nlong note {len(text):,} chars {seconds[0]:.1f}s; small notes at most "
+        f"{max(seconds[1:]):.1f}s"
+    )
+    assert max(seconds[1:]) < seconds[0] / 2
+
+
 async def test_a_triton_outage_holds_notes_and_dead_letters_none(runtime):
     triton = next(s for s in runtime.services if s.name == "tritonserver")
     records = valid_notes(150, "outage")
