@@ -11,7 +11,10 @@ A message's offset becomes committable only once its outcome is sent: each messa
 batch in a `finally`, whatever became of it, so an error escaping a batch (a send that fails)
 would otherwise let the next periodic commit skip notes that never got an outcome.
 
-Every path to a document's outcome is in this one module (some 310 lines), so that the
+A note longer than one chunk goes to a lane of its own (`_extract_long`) and is acked when it
+is done, while the actor takes the next batches.
+
+Every path to a document's outcome is in this one module (some 360 lines), so that the
 one-outcome guarantee can be checked by reading it.
 """
 

@@ -10,6 +10,9 @@ expect (after a start, a crash or a rebalance), by reading the partition from of
 that record's offset (a known offset, so Tansu's wrong high watermarks play no part), and
 continues from there: the table after offset k is the same whichever worker built it, and
 whether or not one was killed.
+
+Some 320 lines in one module: case identity, the table and its rebuild belong together, since
+the exactness of the counts rests on the three agreeing.
 """
 
 import hashlib
