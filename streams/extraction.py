@@ -137,7 +137,15 @@ class BatchProcessor:
             await self._long_lane.acquire()  # at most one long note in hand: backpressure
             task = asyncio.create_task(self._extract_long(group, received_at))
             self._lane_tasks.add(task)
-            task.add_done_callback(self._lane_tasks.discard)
+            task.add_done_callback(self._lane_done)
+
+    def _lane_done(self, task: asyncio.Task) -> None:
+        """A lane task that failed leaves its message unacked (replayed after a restart, and
+        commits wait there, which the lag alert shows): say so, by the error's type only."""
+        self._lane_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a long note's extraction failed (%s); its message stays uncommitted",
+                      type(task.exception()).__name__)  # fmt: skip
 
     async def finish(self) -> None:
         """Wait for the long notes in the lane (a test's end, a drained batch)."""

@@ -75,12 +75,11 @@ async def until_counted(ports, expected: int, timeout_s: float = 120) -> None:
 
 async def last_changes(kafka) -> dict[str, SignalChange]:
     last = {}
-    async for record in topics.read_partition(kafka, kafka.ade_signals_topic, partition=0):
-        change = SignalChange.model_validate_json(record.value)
-        last[change.pair_id] = change
-    async for record in topics.read_partition(kafka, kafka.ade_signals_topic, partition=1):
-        change = SignalChange.model_validate_json(record.value)
-        last[change.pair_id] = change
+    for partition in range(kafka.partitions):
+        async for record in topics.read_partition(kafka, kafka.ade_signals_topic,
+                                                  partition=partition):  # fmt: skip
+            change = SignalChange.model_validate_json(record.value)
+            last[change.pair_id] = change
     return last
 
 
