@@ -12,6 +12,7 @@ from models.messages import ClinicalNote, Decision, DriftReport
 from models.pairing import PairModel
 from models.settings import StudentSettings
 from streams import topics
+from streams.label_store import LabelStore
 from streams.ops.demo_corpus import demo_notes
 from streams.ops.promotion import retrain, rollback
 from streams.repository import ModelRepository
@@ -107,6 +108,11 @@ async def test_drift_retrain_promote_serve_and_reject(loop_runtime, tiny_backbon
     assert report.teacher_entities_per_note["DRUG"] > 0
     # The store holds note text (PHI): readable by its user alone.
     assert data.label_store.stat().st_mode & 0o077 == 0
+
+    # Retraining reads the store: wait until every note's label is in it, not only the few the
+    # drift gauge needed (a race: the store held 3 of 40 once).
+    store = LabelStore(data.label_store, LOOP.retraining.retention_days)
+    wait_for(lambda: len(store.all()) >= len(first), "every label in the store")
 
     # The serving version pairs with a learned model; the candidate inherits it.
     pairing = PairModel(weights={"order=effect_first": 1.0}, bias=0.1, trained_on="made up")
