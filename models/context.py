@@ -29,6 +29,10 @@ _FAMILY_SECTIONS = {"family_history"}
 _local = threading.local()  # a pipeline per thread: the teacher loop labels in threads
 # medspaCy's components keep matchers they may leave empty (ours has no regex rules).
 warnings.filterwarnings("ignore", message=r"\[W036\]")
+# A spaCy pipeline imports every package's spaCy factories as it starts: presidio's pulls in
+# transformers' pipelines, 114 MiB and 2.5 s of CPU in the worker and each Triton instance, for a
+# factory never used here (medspaCy's register on import).
+spacy.util.registry._entry_point_factories.entry_points = False
 
 
 def _pipeline() -> Language:

@@ -4,6 +4,7 @@ This one class serves the Triton model and offline extraction, so both give the 
 It imports no torch, which keeps the Triton python-backend stub light.
 """
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -40,9 +41,14 @@ def cuda_ready() -> bool:
     return b"GPU" in listed.stdout
 
 
-def session_options(settings: InferenceSettings) -> ort.SessionOptions:
+def session_options(settings: InferenceSettings, instances: int = 1) -> ort.SessionOptions:
+    """Threads 0 is ONNX Runtime's default (one per physical core) for one instance; several
+    Triton instances share the cores out, so that their spinning threads do not fight."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.threads
+    threads = settings.threads
+    if threads == 0 and instances > 1:
+        threads = max(1, len(os.sched_getaffinity(0)) // instances)
+    options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", str(int(settings.spinning)))
     return options
 
@@ -53,6 +59,7 @@ class OnnxStudent:
         directory: Path,
         settings: InferenceSettings | None = None,
         providers: list[str | tuple[str, dict]] | None = None,
+        instances: int = 1,
     ) -> None:
         self.settings = settings or InferenceSettings()
         self.card = StudentCard.load(directory)
@@ -63,7 +70,9 @@ class OnnxStudent:
             # The [gpu] extra brings CUDA and cuDNN as pip wheels; ORT loads them from there.
             ort.preload_dlls()
         self.session = ort.InferenceSession(
-            str(directory / ONNX_FILE), session_options(self.settings), providers=providers
+            str(directory / ONNX_FILE),
+            session_options(self.settings, instances),
+            providers=providers,
         )
 
     @property

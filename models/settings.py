@@ -62,7 +62,10 @@ class InferenceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINSTREAM_INFERENCE_")
 
     threads: int = Field(
-        0, ge=0, description="Intra-op threads per model instance; 0: one per physical core."
+        0,
+        ge=0,
+        description="Intra-op threads per model instance; 0: one per physical core for one "
+        "instance, the cores shared out among several (CLINSTREAM_TRITON_INSTANCES).",
     )
     spinning: bool = Field(
         True,

@@ -31,6 +31,7 @@ GPU_CONFIG = "gpu"
 _GPU_CONFIG_FILE = Path("configs") / f"{GPU_CONFIG}.pbtxt"
 _TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "triton_repo" / "student"
 _CONFIG_NAME = re.compile(r'^name: ".*"$', re.MULTILINE)
+_INSTANCE_COUNT = re.compile(r"^(\s*)count: \d+$", re.MULTILINE)
 
 # Triton's APIs that only clinstream's own retrain and rollback may call: every one but
 # health and inference, which the workers need.
@@ -85,6 +86,16 @@ class ModelRepository:
         shutil.copy2(self.model_dir / _BACKEND_FILE, staging / _BACKEND_FILE)
         staging.rename(self.version_dir(version))
         return version
+
+    def set_instances(self, count: int) -> None:
+        """The CPU config's instance count (CLINSTREAM_TRITON_INSTANCES), set before Triton
+        starts: Triton reads it when it loads the model."""
+        self._place_template()
+        config = self.model_dir / _CONFIG_FILE
+        text = config.read_text()
+        wanted = _INSTANCE_COUNT.sub(rf"\g<1>count: {count}", text, 1)
+        if wanted != text:  # the default repository is the project's template: leave it be
+            config.write_text(wanted)
 
     def retire(self, version: int, to: Path) -> None:
         """Move a version out of Triton's sight, keeping it at `to`."""

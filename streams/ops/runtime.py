@@ -125,6 +125,7 @@ def triton_service(triton: TritonSettings, runtime: RuntimeSettings) -> Service:
             f"no student version in {triton.model_repository}/{triton.model_name}: "
             "run `clinstream demo` to distil one, or set CLINSTREAM_TRITON_MODEL_REPOSITORY"
         )
+    ModelRepository.of(triton).set_instances(triton.instances)
     key = admin_key(triton, runtime)
     command = [
         str(_TRITON_DIST / "bin" / "tritonserver"),

@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from models.messages import ClinicalNote, Extraction
 from models.onnx_student import OnnxStudent
 from models.settings import InferenceSettings
-from models.spans import Annotations
 from streams.ops.runtime import EmbeddedRuntime
 from streams.ops.services import free_port
 from streams.repository import ModelRepository
@@ -39,6 +38,8 @@ from trainer.bench.speed import (
     peak_rss_mib,
     run_in_process,
 )
+from trainer.teachers.base import Teacher
+from trainer.teachers.lexicon import LexiconTeacher
 from trainer.teachers.llm import LlmSettings, estimated_tokens
 
 
@@ -56,32 +57,51 @@ class Cost(BaseModel):
     """Compute cost per million notes of the student (end to end, full load) beside the LLM
     teacher's token cost for the same notes."""
 
-    machine_usd_per_hour: float
+    cores: int
+    usd_per_core_hour: float
     student_usd_per_million_notes: float
     llm_model: str
+    answers_from: str  # the teacher whose answers on these notes set the output tokens
     llm_input_tokens_per_note: float  # estimated: CHARS_PER_TOKEN
     llm_output_tokens_per_note: float
     llm_usd_per_million_notes: float
     llm_over_student: float
 
 
-def cost(notes_per_s: float, usd_per_hour: float, texts: list[str],
-         found: list[Annotations]) -> Cost:  # fmt: skip
+def cost(notes_per_s: float, usd_per_core_hour: float, texts: list[str],
+         teacher: Teacher) -> Cost:  # fmt: skip
+    """The student priced on the cores it ran on; the LLM's output tokens from what a teacher
+    answered on the same notes (the student's own answers held several times as many
+    mentions), its input from the prompt and the note."""
     llm = LlmSettings()
-    tokens = [estimated_tokens(text, answer) for text, answer in zip(texts, found, strict=True)]
+    answers = teacher.label_batch(texts)
+    tokens = [estimated_tokens(text, answer) for text, answer in zip(texts, answers, strict=True)]
     inputs = sum(t[0] for t in tokens) / len(tokens)
     outputs = sum(t[1] for t in tokens) / len(tokens)
-    student = usd_per_hour / 3600 / notes_per_s * 1e6
-    teacher = llm.usd(inputs, outputs) * 1e6
+    cores = len(os.sched_getaffinity(0))
+    student = usd_per_core_hour * cores / 3600 / notes_per_s * 1e6
+    teacher_usd = llm.usd(inputs, outputs) * 1e6
     return Cost(
-        machine_usd_per_hour=usd_per_hour,
+        cores=cores,
+        usd_per_core_hour=usd_per_core_hour,
         student_usd_per_million_notes=round(student, 2),
         llm_model=llm.model,
+        answers_from=teacher.name,
         llm_input_tokens_per_note=round(inputs),
         llm_output_tokens_per_note=round(outputs),
-        llm_usd_per_million_notes=round(teacher, 2),
-        llm_over_student=round(teacher / student, 1),
+        llm_usd_per_million_notes=round(teacher_usd, 2),
+        llm_over_student=round(teacher_usd / student, 1),
     )
+
+
+class TritonConfig(BaseModel):
+    """Notes end to end at full load with Triton serving that many instances."""
+
+    instances: int
+    threads_per_instance: int
+    notes_per_s: float
+    triton_cpu_ms_per_note: float
+    worker_cpu_ms_per_note: float
 
 
 class Throughput(BaseModel):
@@ -91,7 +111,8 @@ class Throughput(BaseModel):
     end_to_end: list[EndToEnd]
     end_to_end_ratio: float  # full-load notes/s end to end over in process
     peak_rss_mib: dict[str, int]
-    full_load_cpu_seconds: dict[str, float]  # per process, while the full-load notes ran
+    cpu_ms_per_note: dict[str, float]  # per process, at full load once warm
+    triton_configs: list[TritonConfig]  # the settings' instance count first
     cost: Cost
     settings: dict[str, dict]
     variants: list[VariantResult] = []
@@ -157,19 +178,19 @@ def _end_to_end(load: str, texts: list[str], tokens: int, seconds: float,
     )
 
 
-def _process_tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
     """A process and its descendants (Triton's python-backend stubs are its children)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
     found = [pid]
     for child in children.read_text().split() if children.exists() else []:
-        found += _process_tree(int(child))
+        found += process_tree(int(child))
     return found
 
 
 def peak_rss_mib_of(pid: int) -> int:
     """Peak resident memory of a process and its descendants."""
     kib = 0
-    for member in _process_tree(pid):
+    for member in process_tree(pid):
         status = Path(f"/proc/{member}/status").read_text()
         kib += next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmHWM:")
     return round(kib / 1024)
@@ -178,7 +199,7 @@ def peak_rss_mib_of(pid: int) -> int:
 def cpu_seconds_of(pid: int) -> float:
     """CPU time (user + system) a process and its descendants have used so far."""
     ticks = 0
-    for member in _process_tree(pid):
+    for member in process_tree(pid):
         # Fields after the command name (which may hold spaces): utime and stime are 12 and 13.
         fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         ticks += int(fields[11]) + int(fields[12])
@@ -186,9 +207,15 @@ def cpu_seconds_of(pid: int) -> float:
 
 
 def run_throughput_benchmark(
-    student_dir: Path, texts: list[str], workdir: Path, batch_size: int, usd_per_hour: float
+    student_dir: Path,
+    texts: list[str],
+    workdir: Path,
+    batch_size: int,
+    usd_per_core_hour: float,
+    other_instances: list[int],
 ) -> Throughput:
-    """The student in process, then end to end at full and at half load, on the same notes.
+    """The student in process, then end to end at full and at half load, on the same notes;
+    then at full load with Triton serving each of `other_instances` instance counts.
 
     In process runs twice, before the stack starts and after it stops, and the faster run
     counts: on a shared machine the slower one was disturbed. The stack runs on free ports with
@@ -197,34 +224,33 @@ def run_throughput_benchmark(
     configuration it is given.
     """
     student = OnnxStudent(student_dir)
-    before, found = run_in_process(student, texts, batch_size)
+    before, _ = run_in_process(student, texts, batch_size)
     tokens = before.note_tokens
     repository = workdir / "repository"
     shutil.rmtree(repository, ignore_errors=True)
     ModelRepository(repository, TritonSettings().model_name).publish(student_dir)
-    runtime = EmbeddedRuntime(
-        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),
-        triton=TritonSettings(
-            model_repository=repository,
-            http_port=free_port(),
-            grpc_port=free_port(),
-            metrics_port=free_port(),
-        ),
-        worker=WorkerSettings(metrics_port=free_port(), batch_size=batch_size),
-        runtime=RuntimeSettings(data_dir=workdir / "data"),
-        loop=LoopSettings(),
-    )
-    with runtime:
-        kafka = runtime.kafka
-        asyncio.run(exchange(kafka, texts[:batch_size], None))  # warm-up, not timed
-        pids = {service.name: service.process.pid for service in runtime.services}
+    instances = TritonSettings().instances
+    with _stack(repository, workdir, batch_size, instances) as runtime:
+        pids = _warm(runtime, texts[:batch_size])
         cpu_before = {name: cpu_seconds_of(pid) for name, pid in pids.items()}
-        seconds, extractions = asyncio.run(exchange(kafka, texts, None))
-        cpu = {name: round(cpu_seconds_of(pid) - cpu_before[name], 1) for name, pid in pids.items()}
+        seconds, extractions = asyncio.run(exchange(runtime.kafka, texts, None))
+        cpu = {name: cpu_seconds_of(pid) - cpu_before[name] for name, pid in pids.items()}
         full = _end_to_end("full", texts, tokens, seconds, extractions)
-        seconds, extractions = asyncio.run(exchange(kafka, texts, full.notes_per_s / 2))
+        seconds, extractions = asyncio.run(exchange(runtime.kafka, texts, full.notes_per_s / 2))
         half = _end_to_end("half", texts, tokens, seconds, extractions)
         rss = {name: peak_rss_mib_of(pid) for name, pid in pids.items()}
+    cpu_ms = {name: round(seconds * 1000 / len(texts), 1) for name, seconds in cpu.items()}
+    configs = [_triton_config(instances, full.notes_per_s, cpu_ms)]
+    for count in other_instances:
+        with _stack(repository, workdir, batch_size, count) as runtime:
+            pids = _warm(runtime, texts[:batch_size])
+            cpu_before = {name: cpu_seconds_of(pid) for name, pid in pids.items()}
+            seconds, _ = asyncio.run(exchange(runtime.kafka, texts, None))
+            other_ms = {
+                name: round((cpu_seconds_of(pid) - cpu_before[name]) * 1000 / len(texts), 1)
+                for name, pid in pids.items()
+            }
+        configs.append(_triton_config(count, round(len(texts) / seconds, 2), other_ms))
     after, _ = run_in_process(student, texts, batch_size)
     in_process = max(before, after, key=lambda run: run.notes_per_s)
     return Throughput(
@@ -234,12 +260,56 @@ def run_throughput_benchmark(
         end_to_end=[full, half],
         end_to_end_ratio=round(full.notes_per_s / in_process.notes_per_s, 3),
         peak_rss_mib={"benchmark (in process)": peak_rss_mib(), **rss},
-        full_load_cpu_seconds=cpu,
-        cost=cost(full.notes_per_s, usd_per_hour, texts, found),
+        cpu_ms_per_note=cpu_ms,
+        triton_configs=configs,
+        cost=cost(full.notes_per_s, usd_per_core_hour, texts, LexiconTeacher()),
         settings={
-            "worker": runtime.worker.model_dump(include={"batch_size", "concurrency"}),
+            "worker": WorkerSettings().model_dump(include={"batch_size", "concurrency"})
+            | {"batch_size": batch_size},
             "inference": InferenceSettings().model_dump(),
         },
+    )
+
+
+def _stack(repository: Path, workdir: Path, batch_size: int, instances: int) -> EmbeddedRuntime:
+    return EmbeddedRuntime(
+        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),
+        triton=TritonSettings(
+            model_repository=repository,
+            http_port=free_port(),
+            grpc_port=free_port(),
+            metrics_port=free_port(),
+            instances=instances,
+        ),
+        worker=WorkerSettings(metrics_port=free_port(), batch_size=batch_size),
+        runtime=RuntimeSettings(data_dir=workdir / "data"),
+        loop=LoopSettings(),
+    )
+
+
+def _warm(runtime: EmbeddedRuntime, texts: list[str], most_s: float = 120.0) -> dict[str, int]:
+    """A first batch through the stack, then a wait until every process is idle: the worker
+    finishes starting its teacher slice in a thread after it reports ready, and that start
+    (imports, lexicons) counted as the first notes' CPU. Returns each process's pid."""
+    asyncio.run(exchange(runtime.kafka, texts, None))
+    pids = {service.name: service.process.pid for service in runtime.services}
+    deadline = time.monotonic() + most_s
+    while time.monotonic() < deadline:
+        before = sum(map(cpu_seconds_of, pids.values()))
+        time.sleep(1.0)
+        if sum(map(cpu_seconds_of, pids.values())) - before < 0.1:
+            break
+    return pids
+
+
+def _triton_config(instances: int, notes_per_s: float, cpu_ms: dict[str, float]) -> TritonConfig:
+    threads = InferenceSettings().threads or max(1, len(os.sched_getaffinity(0)) // instances)
+    return TritonConfig(
+        instances=instances,
+        threads_per_instance=threads,
+        notes_per_s=notes_per_s,
+        triton_cpu_ms_per_note=cpu_ms["tritonserver"],
+        worker_cpu_ms_per_note=cpu_ms["worker"],
     )
 
 
@@ -259,22 +329,33 @@ def throughput_table(result: Throughput) -> str:
             f"{run.note_tokens_per_s} | {run.latency_p50_ms:.0f} / {run.latency_p99_ms:.0f} ms |"
         )
     memory = ", ".join(f"{name} {mib} MiB" for name, mib in result.peak_rss_mib.items())
-    cpu = ", ".join(f"{name} {s} s" for name, s in result.full_load_cpu_seconds.items())
+    cpu = ", ".join(f"{name} {ms} ms" for name, ms in result.cpu_ms_per_note.items())
     lines += [
         "",
         f"{result.in_process.notes} notes, {result.precision} student on {result.device}; "
         f"end to end / in process {result.end_to_end_ratio}; the network sees "
         f"{result.in_process.window_tokens_per_note_token} window tokens per note token. "
-        f"Peak memory: {memory}. CPU time at full load: {cpu}.",
+        f"Peak memory: {memory}. CPU a note at full load, once warm: {cpu}.",
+        "",
+        "| Triton instances × threads each | notes/s end to end (full load) | Triton CPU a note "
+        "| worker CPU a note |",
+        "|---|---|---|---|",
     ]
+    for config in result.triton_configs:
+        lines.append(
+            f"| {config.instances} × {config.threads_per_instance} | {config.notes_per_s} | "
+            f"{config.triton_cpu_ms_per_note} ms | {config.worker_cpu_ms_per_note} ms |"
+        )
     price = result.cost
     lines += [
         "",
         f"Cost per million notes: student ${price.student_usd_per_million_notes} (end to end at "
-        f"full load, ${price.machine_usd_per_hour}/h for the machine); LLM teacher "
-        f"{price.llm_model} ${price.llm_usd_per_million_notes} "
-        f"({price.llm_input_tokens_per_note} input and {price.llm_output_tokens_per_note} "
-        f"output tokens a note, estimated); {price.llm_over_student}x.",
+        f"full load on {price.cores} cores at ${price.usd_per_core_hour} a core-hour); LLM "
+        f"teacher {price.llm_model} ${price.llm_usd_per_million_notes} "
+        f"({price.llm_input_tokens_per_note} input tokens a note, estimated from the prompt and "
+        f"the note; {price.llm_output_tokens_per_note} output, estimated from the "
+        f"{price.answers_from} teacher's answers on the same notes); "
+        f"{price.llm_over_student}x.",
     ]
     if result.variants:
         lines += [

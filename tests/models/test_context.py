@@ -1,5 +1,8 @@
 """Assertion and section of each finding, by medspaCy's ConText and Sectionizer."""
 
+import subprocess
+import sys
+
 import pytest
 
 from models.context import mark_context
@@ -63,3 +66,14 @@ def test_a_family_history_section_makes_its_findings_the_familys_and_names_the_s
 def test_drugs_take_a_section_but_no_assertion():
     drug = marked("No rash after amoxicillin.", "amoxicillin", EntityType.DRUG)
     assert drug.asserted and drug.section is None
+
+
+def test_the_context_pipeline_does_not_import_every_spacy_plugin():
+    """presidio's spaCy factory would import transformers' pipelines into the worker and
+    every Triton instance."""
+    probe = (
+        "import sys; from models.context import _pipeline; _pipeline(); "
+        "print('presidio_analyzer' in sys.modules)"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert found.stdout.strip() == "False", found.stderr[-2000:]

@@ -1,5 +1,6 @@
 """Triton python-backend entry point for the student; all logic lives in models.onnx_student."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -27,7 +28,9 @@ class TritonPythonModel:
             if args.get("model_instance_kind") == "GPU"
             else None
         )
-        self.student = OnnxStudent(version_dir, providers=providers)
+        # Instances of this model share the machine's cores (CLINSTREAM_TRITON_INSTANCES).
+        instances = json.loads(args["model_config"])["instance_group"][0]["count"]
+        self.student = OnnxStudent(version_dir, providers=providers, instances=instances)
 
     def execute(self, requests: list) -> list:
         # All requests of a dynamic batch go through the network together.

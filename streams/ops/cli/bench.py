@@ -96,13 +96,21 @@ def bench_throughput(
     dev_format: Annotated[CorpusFormat, typer.Option(help="Format of --dev.")] = (
         CorpusFormat.JSONL
     ),
-    usd_per_hour: Annotated[
+    usd_per_core_hour: Annotated[
         float,
         typer.Option(
-            help="What the machine costs an hour, for the cost per million notes (default: a "
-            "2-vCPU on-demand cloud instance, AWS c5.large)."
+            help="What a core of this machine costs an hour; the student is priced on the "
+            "cores it ran on. Default: AWS c7a (AMD EPYC, a physical core per vCPU), on demand "
+            "in us-east-1, c7a.large $0.10264/h for 2 cores."
         ),
-    ] = 0.085,
+    ] = 0.0513,
+    other_instances: Annotated[
+        list[int],
+        typer.Option(
+            help="Also run end to end at full load with Triton serving this many instances "
+            "(repeatable), beside CLINSTREAM_TRITON_INSTANCES."
+        ),
+    ] = [1],  # noqa: B006 (typer reads the default, never mutates it)
 ) -> None:
     """Notes/s, tokens/s, latency and memory of the student in process and end to end through
     the broker, Triton and the worker (bench/throughput.md)."""
@@ -132,7 +140,9 @@ def bench_throughput(
         console.print(f"{source} not found: timing synthetic demo notes instead")
         texts = [n.text for n in demo_notes(notes, seed=1)]
     workdir = RuntimeSettings().data_dir / "bench" / "throughput"
-    result = run_throughput_benchmark(model, texts, workdir, batch_size, usd_per_hour)
+    result = run_throughput_benchmark(
+        model, texts, workdir, batch_size, usd_per_core_hour, other_instances
+    )
     if variants_of is not None:
         documents = read_documents(dev, dev_format) if dev is not None else None
         result.variants = compare_variants(

@@ -4,13 +4,19 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import tritonclient.http as triton_http
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from models.onnx_student import session_options
+from models.settings import InferenceSettings
 from streams.ops.runtime import broker_service, triton_service
 from streams.ops.services import ServiceError, as_env, free_port
+from streams.ops.throughput import process_tree
+from streams.repository import ADMIN_HEADER, ModelRepository, admin_key
 from streams.settings import KafkaSettings, RuntimeSettings, TritonSettings
 
 
@@ -121,3 +127,32 @@ def test_both_triton_configs_are_valid_and_serve_one_model_on_cpu_or_gpu(model_r
         del config.instance_group[:]
     assert configs[0].name == configs[1].name == "student"
     assert configs[0].input == configs[1].input and configs[0].output == configs[1].output
+
+
+def test_the_instance_setting_is_the_cpu_configs_count_and_cores_are_shared_out(tmp_path):
+    repository = ModelRepository(tmp_path, "student")
+    repository.set_instances(3)
+    config = text_format.Parse(
+        (repository.model_dir / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
+    )
+    assert [group.count for group in config.instance_group] == [3]
+    cores = len(os.sched_getaffinity(0))
+    assert session_options(InferenceSettings(), 3).intra_op_num_threads == max(1, cores // 3)
+    assert session_options(InferenceSettings(), 1).intra_op_num_threads == 0  # ORT's default
+    assert session_options(InferenceSettings(threads=4), 3).intra_op_num_threads == 4
+
+
+@pytest.mark.integration
+def test_triton_serves_the_student_in_as_many_instances_as_the_setting_says(runtime):
+    triton = runtime.triton
+    client = triton_http.InferenceServerClient(f"{triton.host}:{triton.http_port}")
+    key = {ADMIN_HEADER: admin_key(triton, runtime.runtime)}
+    config = client.get_model_config(triton.model_name, headers=key)
+    assert [group["count"] for group in config["instance_group"]] == [triton.instances] == [2]
+    server = next(s for s in runtime.services if s.name == "tritonserver").process.pid
+    stubs = [
+        pid
+        for pid in process_tree(server)
+        if "triton_python_backend_stub" in Path(f"/proc/{pid}/cmdline").read_text()
+    ]
+    assert len(stubs) == triton.instances

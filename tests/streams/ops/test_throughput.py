@@ -13,7 +13,9 @@ from trainer.corpora import Document
 @pytest.mark.integration
 def test_both_paths_are_measured_on_the_same_notes_with_each_process_memory(fp32_student, tmp_path):
     texts = [note.text for note in demo_notes(12, seed=21, prefix="bench")]
-    result = run_throughput_benchmark(fp32_student, texts, tmp_path, 4, usd_per_hour=0.1)
+    result = run_throughput_benchmark(
+        fp32_student, texts, tmp_path, 4, usd_per_core_hour=0.05, other_instances=[1]
+    )
     assert result.in_process.notes == 12 and result.in_process.notes_per_s > 0
     assert [run.load for run in result.end_to_end] == ["full", "half"]
     assert all(run.notes == 12 and run.latency_p50_ms <= run.latency_p99_ms
@@ -22,9 +24,13 @@ def test_both_paths_are_measured_on_the_same_notes_with_each_process_memory(fp32
     assert set(result.peak_rss_mib) >= {"broker", "tritonserver", "worker"}
     # Triton's python-backend stub, a child process, counts toward Triton's memory.
     assert result.peak_rss_mib["tritonserver"] > result.peak_rss_mib["broker"]
-    assert result.full_load_cpu_seconds["tritonserver"] > 0
+    assert result.cpu_ms_per_note["tritonserver"] > 0 and result.cpu_ms_per_note["worker"] > 0
+    # The settings' instance count first, then each other one asked for, each run for real.
+    assert [config.instances for config in result.triton_configs] == [2, 1]
+    assert all(config.notes_per_s > 0 for config in result.triton_configs)
     # The LLM's prompt alone is longer than a note: it costs more per note than the student.
     assert result.cost.llm_input_tokens_per_note > 100 and result.cost.llm_over_student > 1
+    assert result.cost.answers_from == "lexicon" and result.cost.cores >= 1
     assert "| Kafka → worker → Triton → Kafka | half |" in throughput_table(result)
 
 
