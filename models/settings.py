@@ -37,6 +37,11 @@ class CodeSettings(BaseSettings):
         "code entries, looked up before the packaged lexicons (`clinstream codes-dictionary` "
         "builds one from a coded corpus).",
     )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "clinstream",
+        description="Where the code indexes and lexicon phrases derived from the lexicon "
+        "packages are kept once built (models/derived.py).",
+    )
 
 
 class Precision(StrEnum):

