@@ -118,11 +118,12 @@ class TritonSettings(BaseSettings):
         10.0, gt=0, description="Longest wait between readiness checks while Triton is down."
     )
     instances: int = Field(
-        2,
+        1,
         ge=1,
-        description="Model instances on CPU, each with its share of the cores: 2 instances of "
-        "one thread served 1.13x the notes of one of two threads on 2 cores, for 21% less "
-        "Triton CPU (README, Performance). A GPU serves one instance per GPU.",
+        description="Model instances on CPU, each with its share of the cores. On 2 AMD EPYC "
+        "cores one instance of two threads served 1.13x the notes of two of one thread (6 "
+        "runs each), for 17% more Triton CPU a note and half its memory (README, Performance); "
+        "an Intel host with AMX measured the opposite (1.32x): measure yours (bench throughput).",
     )
     device: Literal["auto", "cpu", "gpu"] = Field(
         "auto",

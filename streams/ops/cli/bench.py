@@ -110,7 +110,7 @@ def bench_throughput(
             help="Also run end to end at full load with Triton serving this many instances "
             "(repeatable), beside CLINSTREAM_TRITON_INSTANCES."
         ),
-    ] = [1],  # noqa: B006 (typer reads the default, never mutates it)
+    ] = [2],  # noqa: B006 (typer reads the default, never mutates it)
 ) -> None:
     """Notes/s, tokens/s, latency and memory of the student in process and end to end through
     the broker, Triton and the worker (bench/throughput.md)."""

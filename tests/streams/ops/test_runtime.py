@@ -148,7 +148,7 @@ def test_triton_serves_the_student_in_as_many_instances_as_the_setting_says(runt
     client = triton_http.InferenceServerClient(f"{triton.host}:{triton.http_port}")
     key = {ADMIN_HEADER: admin_key(triton, runtime.runtime)}
     config = client.get_model_config(triton.model_name, headers=key)
-    assert [group["count"] for group in config["instance_group"]] == [triton.instances] == [2]
+    assert [group["count"] for group in config["instance_group"]] == [triton.instances]
     server = next(s for s in runtime.services if s.name == "tritonserver").process.pid
     stubs = [
         pid
