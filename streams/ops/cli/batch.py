@@ -1,5 +1,5 @@
-"""Batch commands over stored notes: label, train, learn-pairs, export, extract, evaluate,
-codes-dictionary."""
+"""Batch commands over stored notes: label, train, adapt, learn-pairs, export, extract,
+evaluate, codes-dictionary."""
 
 from pathlib import Path
 from typing import Annotated
@@ -76,6 +76,39 @@ def train(
         f"trained on {metrics.train_documents} documents ({metrics.train_windows} windows) in "
         f"{metrics.train_seconds:.0f}s on {metrics.device}; best epoch {metrics.best_epoch}; "
         f"run folder {output}"
+    )
+
+
+@commands.command()
+def adapt(
+    output: Annotated[Path, typer.Option(help="Backbone folder to write.")],
+    corpus: Annotated[
+        list[Path], typer.Option(help="Unlabelled in-domain text; repeat for several corpora.")
+    ],
+    corpus_format: Annotated[
+        list[CorpusFormat] | None,
+        typer.Option("--format", help="Format of each --corpus, in order; one: all of them."),
+    ] = None,
+) -> None:
+    """Continue the backbone's masked-LM pretraining on in-domain text (CLINSTREAM_ADAPT_*);
+    the folder serves as CLINSTREAM_STUDENT_BACKBONE."""
+    from trainer.adapt import adapt_backbone
+    from trainer.batch import read_documents
+
+    formats = corpus_format or [CorpusFormat.JSONL]
+    if len(formats) not in (1, len(corpus)):
+        raise typer.BadParameter("give one --format, or one for each --corpus")
+    formats = formats * len(corpus) if len(formats) == 1 else formats
+    texts = [
+        document.text
+        for path, path_format in zip(corpus, formats, strict=True)
+        for document in read_documents(path, path_format)
+    ]
+    result = adapt_backbone(texts, output)
+    console.print(
+        f"adapted on {result.windows - result.held_out_windows} windows, {result.steps} steps in "
+        f"{result.seconds:.0f}s on {result.device}; held-out masked-LM loss "
+        f"{result.held_out_loss_before} -> {result.held_out_loss_after}; backbone {output}"
     )
 
 
