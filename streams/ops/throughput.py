@@ -232,24 +232,15 @@ def run_throughput_benchmark(
     instances = TritonSettings().instances
     with _stack(repository, workdir, batch_size, instances) as runtime:
         pids = _warm(runtime, texts[:batch_size])
-        cpu_before = {name: cpu_seconds_of(pid) for name, pid in pids.items()}
-        seconds, extractions = asyncio.run(exchange(runtime.kafka, texts, None))
-        cpu = {name: cpu_seconds_of(pid) - cpu_before[name] for name, pid in pids.items()}
+        seconds, extractions, cpu_ms = _full_load(runtime, pids, texts)
         full = _end_to_end("full", texts, tokens, seconds, extractions)
         seconds, extractions = asyncio.run(exchange(runtime.kafka, texts, full.notes_per_s / 2))
         half = _end_to_end("half", texts, tokens, seconds, extractions)
         rss = {name: peak_rss_mib_of(pid) for name, pid in pids.items()}
-    cpu_ms = {name: round(seconds * 1000 / len(texts), 1) for name, seconds in cpu.items()}
     configs = [_triton_config(instances, full.notes_per_s, cpu_ms)]
     for count in other_instances:
         with _stack(repository, workdir, batch_size, count) as runtime:
-            pids = _warm(runtime, texts[:batch_size])
-            cpu_before = {name: cpu_seconds_of(pid) for name, pid in pids.items()}
-            seconds, _ = asyncio.run(exchange(runtime.kafka, texts, None))
-            other_ms = {
-                name: round((cpu_seconds_of(pid) - cpu_before[name]) * 1000 / len(texts), 1)
-                for name, pid in pids.items()
-            }
+            seconds, _, other_ms = _full_load(runtime, _warm(runtime, texts[:batch_size]), texts)
         configs.append(_triton_config(count, round(len(texts) / seconds, 2), other_ms))
     after, _ = run_in_process(student, texts, batch_size)
     in_process = max(before, after, key=lambda run: run.notes_per_s)
@@ -300,6 +291,20 @@ def _warm(runtime: EmbeddedRuntime, texts: list[str], most_s: float = 120.0) -> 
         if sum(map(cpu_seconds_of, pids.values())) - before < 0.1:
             break
     return pids
+
+
+def _full_load(
+    runtime: EmbeddedRuntime, pids: dict[str, int], texts: list[str]
+) -> tuple[float, list[Extraction], dict[str, float]]:
+    """Every note produced at once: the seconds to the last Extraction, the Extractions, and
+    each process's CPU milliseconds a note meanwhile."""
+    before = {name: cpu_seconds_of(pid) for name, pid in pids.items()}
+    seconds, extractions = asyncio.run(exchange(runtime.kafka, texts, None))
+    cpu_ms = {
+        name: round((cpu_seconds_of(pid) - before[name]) * 1000 / len(texts), 1)
+        for name, pid in pids.items()
+    }
+    return seconds, extractions, cpu_ms
 
 
 def _triton_config(instances: int, notes_per_s: float, cpu_ms: dict[str, float]) -> TritonConfig:
