@@ -94,7 +94,7 @@ class ModelRepository:
         config = self.model_dir / _CONFIG_FILE
         text = config.read_text()
         wanted = _INSTANCE_COUNT.sub(rf"\g<1>count: {count}", text, 1)
-        if wanted != text:  # the default repository is the project's template: leave it be
+        if wanted != text:  # the default repository is the project's own template folder
             config.write_text(wanted)
 
     def retire(self, version: int, to: Path) -> None:
