@@ -41,14 +41,17 @@ def cuda_ready() -> bool:
     return b"GPU" in listed.stdout
 
 
+def shared_threads(settings: InferenceSettings, instances: int) -> int:
+    """Intra-op threads of each of `instances` sessions: the setting, else the cores shared
+    out, so that the spinning threads of several Triton instances do not fight."""
+    return settings.threads or max(1, len(os.sched_getaffinity(0)) // instances)
+
+
 def session_options(settings: InferenceSettings, instances: int = 1) -> ort.SessionOptions:
-    """Threads 0 is ONNX Runtime's default (one per physical core) for one instance; several
-    Triton instances share the cores out, so that their spinning threads do not fight."""
+    """One instance with threads 0 keeps ONNX Runtime's default (one per physical core)."""
     options = ort.SessionOptions()
-    threads = settings.threads
-    if threads == 0 and instances > 1:
-        threads = max(1, len(os.sched_getaffinity(0)) // instances)
-    options.intra_op_num_threads = threads
+    alone_by_default = settings.threads == 0 and instances == 1
+    options.intra_op_num_threads = 0 if alone_by_default else shared_threads(settings, instances)
     options.add_session_config_entry("session.intra_op.allow_spinning", str(int(settings.spinning)))
     return options
 

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
 
 from models.messages import ClinicalNote, Extraction
-from models.onnx_student import OnnxStudent
+from models.onnx_student import OnnxStudent, shared_threads
 from models.settings import InferenceSettings
 from streams.ops.runtime import EmbeddedRuntime
 from streams.ops.services import free_port
@@ -308,10 +308,9 @@ def _full_load(
 
 
 def _triton_config(instances: int, notes_per_s: float, cpu_ms: dict[str, float]) -> TritonConfig:
-    threads = InferenceSettings().threads or max(1, len(os.sched_getaffinity(0)) // instances)
     return TritonConfig(
         instances=instances,
-        threads_per_instance=threads,
+        threads_per_instance=shared_threads(InferenceSettings(), instances),
         notes_per_s=notes_per_s,
         triton_cpu_ms_per_note=cpu_ms["tritonserver"],
         worker_cpu_ms_per_note=cpu_ms["worker"],
