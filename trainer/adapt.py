@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel
 from transformers import (
     AutoModelForMaskedLM,
     AutoTokenizer,
@@ -23,21 +22,8 @@ from transformers import (
 )
 
 from models.settings import StudentSettings
+from trainer.settings import AdaptSettings
 from trainer.train import training_device
-
-
-class AdaptSettings(BaseSettings):
-    """Masked-LM adaptation runs (CLINSTREAM_ADAPT_*)."""
-
-    model_config = SettingsConfigDict(env_prefix="CLINSTREAM_ADAPT_")
-
-    steps: int = Field(2000, ge=1, description="Optimiser steps.")
-    batch_size: int = Field(16, ge=1)
-    learning_rate: float = Field(5e-5, gt=0)
-    warmup_ratio: float = Field(0.06, ge=0, le=1)
-    mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens masked.")
-    held_out: float = Field(0.02, gt=0, lt=1, description="Share of windows kept to score.")
-    seed: int = 13
 
 
 class AdaptResult(BaseModel):

@@ -75,3 +75,17 @@ class TrainingSettings(BaseSettings):
         0.9, gt=0, le=1, description="Confidence a student mention needs to join the labels."
     )
     demo_train_notes: int = Field(160, ge=1, description="Synthetic notes the demo distils on.")
+
+
+class AdaptSettings(BaseSettings):
+    """Masked-LM adaptation runs (CLINSTREAM_ADAPT_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLINSTREAM_ADAPT_")
+
+    steps: int = Field(2000, ge=1, description="Optimiser steps.")
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    warmup_ratio: float = Field(0.06, ge=0, le=1)
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens masked.")
+    held_out: float = Field(0.02, gt=0, lt=1, description="Share of windows kept to score.")
+    seed: int = 13
