@@ -23,6 +23,10 @@ class StudentCard(BaseModel):
     precision: Precision = Precision.FP32  # of model.onnx; students before it were all fp32
     # Shares of entity confidences per bin on held-out text: the drift reference.
     confidence_reference: list[float] | None = None
+    # The sentence head's operating point, chosen on held-out teacher labels when it was
+    # trained: an ADE mention is kept only in a sentence reporting an ADE with at least this
+    # probability. None: a student without the head (trained before it), nothing gated.
+    ade_sentence_threshold: float | None = None
 
     def save(self, directory: Path) -> None:
         (directory / CARD_FILE).write_text(self.model_dump_json(indent=2) + "\n")

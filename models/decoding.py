@@ -18,17 +18,53 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+def output_probabilities(logits: np.ndarray) -> np.ndarray:
+    """The network's outputs per token -> probabilities: a softmax over LABELS and, where the
+    student has the sentence head (one more column, models/network.py), its sigmoid."""
+    labels = softmax(logits[..., : len(LABELS)])
+    if logits.shape[-1] == len(LABELS):
+        return labels
+    return np.concatenate([labels, 1 / (1 + np.exp(-logits[..., len(LABELS) :]))], axis=-1)
+
+
 def decode_windows(
     texts: list[str],
     windows: Windows,
     probabilities: np.ndarray,
     pair_model: PairModel | None = None,
+    ade_threshold: float | None = None,
 ) -> list[Annotations]:
-    """Label probabilities per window token -> annotations per note, at note offsets.
+    """Output probabilities per window token -> annotations per note, at note offsets.
 
-    A word seen in two overlapping windows gets the mean of both predictions. Averaging and
-    the BIO search run on arrays for all notes at once: per-word Python was a tenth of the
-    student's time.
+    With the sentence head and an `ade_threshold`, an ADE mention is kept only in a sentence
+    whose words' mean probability of reporting an adverse event reaches it.
+    """
+    spans_by_note, probabilities_by_note = word_probabilities(texts, windows, probabilities)
+    paths = best_label_paths([p[:, : len(LABELS)] for p in probabilities_by_note])
+    annotations = []
+    for text, spans, note_probabilities, path in zip(
+        texts, spans_by_note, probabilities_by_note, paths, strict=True
+    ):
+        entities = labelled_entities(text, spans, note_probabilities[:, : len(LABELS)], path)
+        if ade_threshold is not None and note_probabilities.shape[1] > len(LABELS):
+            reporting = sentence_ade_probabilities(text, spans, note_probabilities[:, -1])
+            sentence_of = sentence_index(text)
+            entities = [
+                e
+                for e in entities
+                if e.type != EntityType.ADE or reporting[sentence_of(e.start)] >= ade_threshold
+            ]
+        annotations.append(annotate(text, entities, pair_model))
+    return annotations
+
+
+def word_probabilities(
+    texts: list[str], windows: Windows, probabilities: np.ndarray
+) -> tuple[list[list[tuple[int, int]]], list[np.ndarray]]:
+    """Per note, its words' character spans in order and their output probabilities.
+
+    A word seen in two overlapping windows gets the mean of both predictions. Averaging runs
+    on arrays for all notes at once: per-word Python was a tenth of the student's time.
     """
     spans_by_note = word_spans(windows, len(texts))
     rows, columns, keys = [], [], []
@@ -46,22 +82,24 @@ def decode_windows(
     notes = unique_keys >> 32
     bounds = np.searchsorted(notes, np.arange(len(texts) + 1))
     ranges = list(itertools.pairwise(bounds))
-    words_by_note = [unique_keys[a:b] & 0xFFFFFFFF for a, b in ranges]
-    probabilities_by_note = [means[a:b] for a, b in ranges]
-    paths = best_label_paths(probabilities_by_note)
-    return [
-        annotate(
-            text,
-            labelled_entities(
-                text,
-                [spans_by_note[note][int(word)] for word in words_by_note[note]],
-                probabilities_by_note[note],
-                paths[note],
-            ),
-            pair_model,
-        )
-        for note, text in enumerate(texts)
+    spans = [
+        [spans_by_note[note][int(word)] for word in unique_keys[a:b] & 0xFFFFFFFF]
+        for note, (a, b) in enumerate(ranges)
     ]
+    return spans, [means[a:b] for a, b in ranges]
+
+
+def sentence_ade_probabilities(
+    text: str, spans: list[tuple[int, int]], reporting: np.ndarray
+) -> dict[int, float]:
+    """Sentence index -> the mean over its words of the sentence head's probability."""
+    sentence_of = sentence_index(text)
+    sentences = np.array([sentence_of(start) for start, _ in spans], dtype=np.int64)
+    if not len(sentences):
+        return {}
+    totals = np.bincount(sentences, weights=reporting)
+    counts = np.bincount(sentences)
+    return {int(s): float(totals[s] / counts[s]) for s in np.flatnonzero(counts)}
 
 
 def _transition_scores() -> tuple[np.ndarray, np.ndarray]:

@@ -3,19 +3,27 @@
 from transformers import AutoModelForTokenClassification, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
-from models.labels import LABEL_TO_ID, LABELS
+from models.labels import LABELS
+
+# The classifier's outputs per token: a logit per BIO label (a softmax), then one more, the
+# sentence head: does the sentence holding this token report an adverse drug event (a
+# sigmoid)? Most false ADE alerts sit in sentences that report none; the sentence decision
+# gates them (models/decoding.py).
+SENTENCE_REPORTS_ADE = "SENTENCE-REPORTS-ADE"
+OUTPUTS: tuple[str, ...] = (*LABELS, SENTENCE_REPORTS_ADE)
 
 
 def build_student(backbone: str) -> PreTrainedModel:
-    """A fresh classification head on the pretrained encoder, with the label list attached."""
+    """A fresh classification head (the BIO labels and the sentence head) on the pretrained
+    encoder, with the output names attached."""
     # Its load report lists the new head and unused pooler as missing/unexpected: expected here.
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
     return load_student(
         backbone,
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        label2id=LABEL_TO_ID,
+        num_labels=len(OUTPUTS),
+        id2label=dict(enumerate(OUTPUTS)),
+        label2id={output: index for index, output in enumerate(OUTPUTS)},
     )
 
 

@@ -13,7 +13,7 @@ import onnxruntime as ort
 from transformers import AutoTokenizer
 
 from models.card import ONNX_FILE, StudentCard
-from models.decoding import decode_windows, softmax
+from models.decoding import decode_windows, output_probabilities
 from models.pairing import PairModel
 from models.settings import InferenceSettings, Precision
 from models.spans import Annotations
@@ -83,14 +83,23 @@ class OnnxStudent:
         """Tokens shared by consecutive windows: the setting's, else the card's."""
         return self.card.stride if self.settings.stride is None else self.settings.stride
 
+    @property
+    def ade_threshold(self) -> float | None:
+        """The sentence head's operating point: the setting's, else the card's."""
+        if self.settings.ade_sentence_threshold is None:
+            return self.card.ade_sentence_threshold
+        return self.settings.ade_sentence_threshold
+
     def extract(self, texts: list[str]) -> list[Annotations]:
         if not texts:
             return []
         windows = encode_windows(self.tokenizer, texts, self.card.max_length, self.stride)
-        return decode_windows(texts, windows, self._window_probabilities(windows), self.pair_model)
+        return decode_windows(
+            texts, windows, self._window_probabilities(windows), self.pair_model, self.ade_threshold
+        )
 
     def _window_probabilities(self, windows: Windows) -> np.ndarray:
-        """Label probabilities per window token (zero on padding).
+        """Output probabilities per window token (zero on padding).
 
         Windows run shortest first, each batch cut to its longest window, so the short last
         windows of notes do not pay for padding up to full windows.
@@ -98,7 +107,8 @@ class OnnxStudent:
         input_ids = np.asarray(windows.input_ids, dtype=np.int64)
         attention_mask = np.asarray(windows.attention_mask, dtype=np.int64)
         lengths = attention_mask.sum(axis=1)
-        probabilities = np.zeros((*input_ids.shape, len(self.card.labels)), dtype=np.float32)
+        outputs = self.session.get_outputs()[0].shape[-1]  # the labels, and the sentence head
+        probabilities = np.zeros((*input_ids.shape, outputs), dtype=np.float32)
         order = np.argsort(lengths, kind="stable")
         # Dynamic int8 scales activations per run: a window batched with others would come
         # out differently than alone, and a re-delivered note could get another answer. Window
@@ -113,5 +123,5 @@ class OnnxStudent:
                     "attention_mask": attention_mask[batch, :width],
                 },
             )
-            probabilities[batch, :width] = softmax(logits)
+            probabilities[batch, :width] = output_probabilities(logits)
         return probabilities

@@ -86,3 +86,11 @@ class InferenceSettings(BaseSettings):
     stride: int | None = Field(
         None, ge=0, description="Tokens shared by consecutive windows; unset: the card's."
     )
+    ade_sentence_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Keep an ADE mention only in a sentence the student finds reports an "
+        "adverse event with at least this probability; unset: the card's operating point "
+        "(chosen on held-out teacher labels); 0: keep every ADE mention.",
+    )

@@ -60,6 +60,9 @@ class Document(BaseModel):
     # Where several teachers were combined into `labels`: each one's own labels, so that
     # training can learn from their agreement (soft targets) rather than only the vote.
     readings: list[Annotations] | None = None
+    # Words (character spans) whose teacher label students trained without them confidently
+    # contradict (trainer/label_errors.py): left out of the loss.
+    doubtful: list[tuple[int, int]] = []
     patient_id: str | None = None
     encounter_id: str | None = None
 

@@ -1,6 +1,7 @@
 """Distillation: a student trained on a teacher's labels, then self-trained on what it finds
 with confidence where the teacher found nothing."""
 
+import random
 from pathlib import Path
 
 from transformers import AutoTokenizer
@@ -11,8 +12,20 @@ from models.settings import StudentSettings
 from models.spans import Annotations, Entity
 from trainer.corpora import Document
 from trainer.evaluate import OUR_TYPES
+from trainer.label_errors import with_doubtful_words
 from trainer.settings import TrainingSettings
 from trainer.train import WEIGHTS_DIR, RunMetrics, predict, train_student, training_device
+
+HELD_OUT_SHARE = 0.1
+
+
+def held_out(documents: list[Document], seed: int) -> tuple[list[Document], list[Document]]:
+    """(to fit, held out): a random tenth of the teacher's labels kept for early stopping and
+    the sentence head's operating point, so neither is chosen on gold or on what it fits."""
+    shuffled = documents[:]
+    random.Random(seed).shuffle(shuffled)
+    cut = max(1, int(len(shuffled) * HELD_OUT_SHARE))
+    return shuffled[cut:], shuffled[:cut]
 
 
 def distil_student(
@@ -24,7 +37,8 @@ def distil_student(
     student: StudentSettings | None = None,
     training: TrainingSettings | None = None,
 ) -> RunMetrics:
-    """Train on a teacher's labels, then self-train (BOND, Liang et al. 2020, with hard labels).
+    """Train on a teacher's labels (with its likely errors left out, where the settings ask),
+    then self-train (BOND, Liang et al. 2020, with hard labels).
 
     The teacher's misses are the student's misses too unless it gets to learn from what it
     generalises to: each round, the mentions the last student finds with confidence at or above
@@ -33,6 +47,8 @@ def distil_student(
     """
     student = student or StudentSettings()
     training = training or TrainingSettings()
+    if training.label_error_folds >= 2:
+        documents = with_doubtful_words(documents, student, training)
     metrics = train_student(documents, output_dir, source, dev, dev_types, student, training)
     device = training_device()
     for _ in range(training.self_training_rounds):

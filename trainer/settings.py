@@ -71,6 +71,17 @@ class TrainingSettings(BaseSettings):
         description="Distillation only: rounds in which the student's confident mentions that "
         "no teacher mention overlaps join the teacher's labels and a fresh student trains.",
     )
+    label_error_folds: int = Field(
+        0,
+        ge=0,
+        description="Distillation only: 2 or more finds the teacher's likely errors first: "
+        "students fitted on the other folds give each word out-of-fold probabilities, "
+        "cleanlab flags the words whose label they make unlikely, and the student trains "
+        "without them. 0: off.",
+    )
+    label_error_epochs: int = Field(
+        2, ge=1, description="Epochs of each fold's student that looks for label errors."
+    )
     self_training_threshold: float = Field(
         0.9, gt=0, le=1, description="Confidence a student mention needs to join the labels."
     )

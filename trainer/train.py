@@ -29,9 +29,9 @@ from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from models.card import StudentCard
 from models.confidence import confidence_histogram
-from models.decoding import decode_windows, softmax
+from models.decoding import decode_windows, output_probabilities
 from models.export import export_student
-from models.labels import IGNORE_INDEX, EntityType
+from models.labels import IGNORE_INDEX, LABELS, EntityType
 from models.network import build_student
 from models.settings import StudentSettings
 from models.spans import Annotations
@@ -39,6 +39,7 @@ from models.windows import Windows, encode_windows, label_windows
 from trainer.corpora import Document
 from trainer.evaluate import MICRO, OUR_TYPES, evaluate
 from trainer.guideline import one_drug_per_mention
+from trainer.sentence_gate import operating_point, sentence_loss, sentence_targets
 from trainer.settings import TrainingSettings
 from trainer.targets import (
     class_weights,
@@ -53,7 +54,8 @@ WEIGHTS_DIR = "weights"
 
 class EpochMetrics(BaseModel):
     epoch: int
-    train_loss: float
+    train_loss: float  # of the token labels
+    sentence_loss: float | None = None  # of the sentence head; runs before it had none
     dev_strict_micro_f1: float | None
     seconds: float
 
@@ -97,20 +99,18 @@ def train_student(
         raise ValueError("no labelled documents to train on")
     if training.one_drug_per_mention:
         labelled = [_one_drug_per_mention(doc) for doc in labelled]
-    _seed_everything(training.seed)
-    device = training_device()
     started = time.perf_counter()
-    data = _prepare(labelled, student, training)
-    model = build_student(student.backbone).to(device)
-    history, best_epoch = _fit(model, data, dev, dev_types, student, training, device)
-    _save(model, data.tokenizer, output_dir, source, dev or labelled[:200], student, device)
+    fitted = fit_model(labelled, dev, dev_types, student, training)
+    device = training_device()
+    reference = dev or labelled[:200]
+    _save(fitted.model, fitted.tokenizer, output_dir, source, reference, student, device)
     metrics = RunMetrics(
         source=source,
         train_documents=len(labelled),
-        train_windows=len(data.input_ids),
+        train_windows=fitted.windows,
         dev_documents=len(dev or []),
-        best_epoch=best_epoch,
-        epochs=history,
+        best_epoch=fitted.best_epoch,
+        epochs=fitted.epochs,
         train_seconds=round(time.perf_counter() - started, 1),
         device=str(device),
     )
@@ -123,6 +123,33 @@ def train_student(
 
 
 @dataclass
+class Fitted:
+    """A student fitted in memory, and how its training went."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    epochs: list[EpochMetrics]
+    best_epoch: int
+    windows: int  # training windows
+
+
+def fit_model(
+    labelled: list[Document],
+    dev: list[Document] | None,
+    dev_types: dict[EntityType, str],
+    student: StudentSettings,
+    training: TrainingSettings,
+) -> Fitted:
+    """Prepare the windows and targets, and fit; nothing is saved."""
+    _seed_everything(training.seed)
+    device = training_device()
+    data = _prepare(labelled, student, training)
+    model = build_student(student.backbone).to(device)
+    history, best_epoch = _fit(model, data, dev, dev_types, student, training, device)
+    return Fitted(model, data.tokenizer, history, best_epoch, len(data.input_ids))
+
+
+@dataclass
 class _TrainingData:
     """The labelled documents as window tensors: token ids, mask, and targets."""
 
@@ -131,6 +158,7 @@ class _TrainingData:
     attention_mask: torch.Tensor
     targets: torch.Tensor  # label id per token, IGNORE_INDEX where none counts
     distributions: torch.Tensor  # target distribution over LABELS per token
+    sentences: torch.Tensor  # the sentence head's target per token (trainer/sentence_gate.py)
 
 
 def _prepare(
@@ -141,13 +169,24 @@ def _prepare(
         tokenizer, [doc.text for doc in labelled], student.max_length, student.stride
     )
     targets = torch.tensor(label_windows(windows, [spans(doc.labels) for doc in labelled]))
+    targets[_doubtful_tokens(windows, labelled)] = IGNORE_INDEX
     return _TrainingData(
         tokenizer=tokenizer,
         input_ids=torch.tensor(windows.input_ids),
         attention_mask=torch.tensor(windows.attention_mask),
         targets=targets,
         distributions=target_distributions(windows, labelled, targets, training.soft_targets),
+        sentences=sentence_targets(windows, labelled),
     )
+
+
+def _doubtful_tokens(windows: Windows, documents: list[Document]) -> torch.Tensor:
+    """Per window token: does it start inside a word the document marks doubtful?"""
+    return torch.tensor([
+        [any(start <= offset < end for start, end in documents[note].doubtful)
+         for offset, _end in offsets]
+        for note, offsets in zip(windows.note_index, windows.offsets, strict=True)
+    ])  # fmt: skip
 
 
 def _fit(
@@ -192,27 +231,30 @@ def _fit(
                 batch = order[step * training.batch_size : (step + 1) * training.batch_size]
                 # Trim padding to the longest window in this batch.
                 length = int(data.attention_mask[batch].sum(dim=1).max())
-                logits = model(
+                outputs = model(
                     input_ids=data.input_ids[batch, :length].to(device),
                     attention_mask=data.attention_mask[batch, :length].to(device),
                 ).logits
                 target = sample_outside(
                     data.targets[batch, :length], training.o_token_keep, generator
                 )
-                batch_loss = loss(
-                    logits,
+                label_loss = loss(
+                    outputs[..., : len(LABELS)],
                     data.distributions[batch, :length].to(device),
                     ignored=(target == IGNORE_INDEX).to(device),
                     class_weights=weights,
                     training=training,
                 )
-                batch_loss.backward()
+                head_loss = sentence_loss(
+                    outputs[..., -1], data.sentences[batch, :length].to(device)
+                )
+                (label_loss + head_loss).backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
-                losses.append(batch_loss.item())
-                progress.update(task, advance=1, description=f"epoch {epoch} loss {batch_loss:.3f}")
+                losses.append((label_loss.item(), head_loss.item()))
+                progress.update(task, advance=1, description=f"epoch {epoch} loss {label_loss:.3f}")
 
             dev_f1 = None
             if dev:
@@ -221,7 +263,8 @@ def _fit(
             history.append(
                 EpochMetrics(
                     epoch=epoch,
-                    train_loss=round(float(np.mean(losses)), 4),
+                    train_loss=round(float(np.mean([x for x, _ in losses])), 4),
+                    sentence_loss=round(float(np.mean([x for _, x in losses])), 4),
                     dev_strict_micro_f1=dev_f1,
                     seconds=round(time.perf_counter() - epoch_started, 1),
                 )
@@ -247,11 +290,15 @@ def _save(
     student: StudentSettings,
     device: torch.device,
 ) -> None:
-    """Weights, tokenizer and ONNX export, with a card holding the drift reference: the
-    confidences of the student's entities on `reference` texts."""
+    """Weights, tokenizer and ONNX export, with a card holding what `reference` (held-out
+    teacher labels) shows: the sentence head's operating point, and the drift reference (the
+    confidences of the student's entities)."""
+    texts = [d.text for d in reference]
+    windows, probabilities = window_outputs(model, tokenizer, texts, student, device)
+    threshold = operating_point(reference, windows, probabilities)
     confidences = [
         entity.confidence
-        for found in predict(model, tokenizer, [d.text for d in reference], student, device)
+        for found in decode_windows(texts, windows, probabilities, ade_threshold=threshold)
         for entity in found.entities
     ]
     card = StudentCard(
@@ -262,6 +309,7 @@ def _save(
         created_at=datetime.now(UTC),
         teacher=source,
         confidence_reference=confidence_histogram(confidences),
+        ade_sentence_threshold=threshold,
     )
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output_dir / WEIGHTS_DIR)
@@ -276,16 +324,28 @@ def _one_drug_per_mention(document: Document) -> Document:
     return document.model_copy(update={"labels": labels, "readings": readings})
 
 
-@torch.no_grad()
 def predict(
     model: PreTrainedModel,
     tokenizer,
     texts: list[str],
     student: StudentSettings,
     device: torch.device,
-    batch_size: int = 32,
 ) -> list[Annotations]:
-    """The torch twin of OnnxStudent.extract, for scoring during training."""
+    """The torch twin of OnnxStudent.extract, for scoring during training: nothing gated, as
+    the operating point is chosen once training ends."""
+    return decode_windows(texts, *window_outputs(model, tokenizer, texts, student, device))
+
+
+@torch.no_grad()
+def window_outputs(
+    model: PreTrainedModel,
+    tokenizer,
+    texts: list[str],
+    student: StudentSettings,
+    device: torch.device,
+    batch_size: int = 32,
+) -> tuple[Windows, np.ndarray]:
+    """The texts' windows and the network's output probabilities per window token."""
     model.eval()
     windows: Windows = encode_windows(tokenizer, texts, student.max_length, student.stride)
     input_ids = torch.tensor(windows.input_ids)
@@ -297,7 +357,7 @@ def predict(
             input_ids=input_ids[chunk].to(device), attention_mask=attention_mask[chunk].to(device)
         ).logits
         chunks.append(logits.float().cpu().numpy())
-    return decode_windows(texts, windows, softmax(np.concatenate(chunks)))
+    return windows, output_probabilities(np.concatenate(chunks))
 
 
 def _epoch_order(

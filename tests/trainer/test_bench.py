@@ -144,3 +144,8 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     assert on_gold["nearest drug"].f1 < 1.0
     assert "| ADE dev, relation sentences | learned, LLM-written | 1.000 | 1.000 | 1.000 |" in table
     assert "Training: at most 2 epochs, batch 8" in table
+    # The sentence head gates the student's ADE mentions; the curve starts with none gated.
+    assert direct.operating_point is not None
+    assert direct.ade_curve[0].threshold == 0
+    assert direct.ade_curve[0].ade == direct.student_ungated["all sentences"].strict["ade"]
+    assert "| gpt41nano_direct | all sentences |" in table.split("as the gate's threshold")[0]

@@ -17,9 +17,9 @@ from pydantic import BaseModel
 
 from models.onnx_student import OnnxStudent
 from models.spans import Annotations
-from trainer.bench.runs import device_name, recipe, split, trained
+from trainer.bench.runs import device_name, recipe, trained
 from trainer.corpora import CorpusFormat, Document, read_corpus
-from trainer.distil import distil_student
+from trainer.distil import distil_student, held_out
 from trainer.evaluate import MICRO, SCORED_TYPES, Report, evaluate
 from trainer.settings import TrainingSettings
 from trainer.train import RunMetrics, train_student
@@ -152,7 +152,7 @@ def run_accuracy_benchmark(
     results: dict[str, dict[str, Report]] = {"lexicon teacher": score(data.teacher_dev)}
     runs: dict[str, RunMetrics] = {}
 
-    fit, stop = split(data.distill, seed)
+    fit, stop = held_out(data.distill, seed)
     distilled = workdir / "distilled"
     runs["distilled student"] = trained(
         distilled, resume, partial(distil_student, fit, distilled, "lexicon", dev=stop)
@@ -161,7 +161,7 @@ def run_accuracy_benchmark(
 
     supervised: dict[str, Report] = {}
     for corpus in data.corpora:
-        fit, stop = split(data.train[corpus.name], seed)
+        fit, stop = held_out(data.train[corpus.name], seed)
         run = workdir / f"supervised-{corpus.name.lower()}"
         types = SCORED_TYPES[corpus.corpus_format]
         runs[f"supervised student ({corpus.name})"] = trained(

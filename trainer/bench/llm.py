@@ -10,12 +10,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from models.onnx_student import OnnxStudent
+from models.settings import InferenceSettings
 from models.spans import Annotations
-from trainer.bench.runs import device_name, recipe, split, trained
+from trainer.bench.runs import device_name, recipe, trained
 from trainer.corpora import CorpusFormat, Document, read_corpus
-from trainer.distil import distil_student
+from trainer.distil import distil_student, held_out
 from trainer.evaluate import SCORED_TYPES, Report, Score, evaluate
 from trainer.pairs import fit_pair_model, pairing_on_gold_mentions, repaired
+from trainer.sentence_gate import THRESHOLDS
 from trainer.settings import TrainingSettings
 from trainer.teachers.recorded import RecordedSettings, RecordedTeacher
 from trainer.train import train_student
@@ -23,12 +25,25 @@ from trainer.train import train_student
 View = str  # "relation sentences" or "all sentences"
 
 
+class GatePoint(BaseModel):
+    """The student's ADE mentions on all dev sentences, kept where its sentence head finds the
+    sentence reports an ADE with at least `threshold`."""
+
+    threshold: float
+    ade: Score
+
+
 class LlmTeacherRow(BaseModel):
     """One recorded teacher and the student distilled from it, on ADE Corpus dev."""
 
     teacher: dict[View, Report]
-    student: dict[View, Report]  # pairs by the learned pairing
+    student: dict[View, Report]  # at the card's operating point; pairs by the learned pairing
     student_nearest_pairs: dict[View, Report]  # the same student, pairs by the nearest drug
+    # The same student with no ADE mention gated, and the ADE P/R curve of its sentence head
+    # (students before the head have neither).
+    student_ungated: dict[View, Report] | None = None
+    operating_point: float | None = None
+    ade_curve: list[GatePoint] = []
     train_seconds: int
     best_epoch: int
     device: str
@@ -99,7 +114,7 @@ def run_llm_teacher_benchmark(
         *read_corpus(root / "phee_chatgpt" / "train_aug_constrain_drug_and_effect.json",
                      CorpusFormat.PHEE),
     ]  # fmt: skip
-    synthetic_fit, synthetic_stop = split(synthetic, seed)
+    synthetic_fit, synthetic_stop = held_out(synthetic, seed)
     phee_train = read_corpus(root / "phee" / "train.json", CorpusFormat.PHEE)
     phee_dev = read_corpus(root / "phee" / "dev.json", CorpusFormat.PHEE)
     pairings = {
@@ -136,17 +151,26 @@ def run_llm_teacher_benchmark(
             d.model_copy(update={"labels": x, "readings": teacher.readings(d.text)})
             for d, x in zip(train, labels, strict=True)
         ]
-        fit, stop = split(labelled, seed)
+        fit, stop = held_out(labelled, seed)
         run = workdir / ("ade-" + re.sub(r"\W+", "-", name))
         metrics = trained(run, resume, partial(distil_student, fit, run, teacher.version, dev=stop))
         dev_teacher = RecordedTeacher(
             settings.model_copy(update={"answers": ade / "dev.jsonl"}), teacher.label_model
         )
         student = student_views(run, dev, views)
+        gated = gate_curve(run, dev)
         results[name] = LlmTeacherRow(
             teacher=views(dev_teacher.label_batch([d.text for d in dev])),
             student=student["learned pairing"],
             student_nearest_pairs=student["nearest-drug pairs"],
+            student_ungated=views(gated[0.0]),
+            operating_point=OnnxStudent(run).ade_threshold,
+            ade_curve=[
+                GatePoint(
+                    threshold=t, ade=evaluate([d.labels for d in dev], found, types).strict["ade"]
+                )
+                for t, found in gated.items()
+            ],  # fmt: skip
             train_seconds=round(metrics.train_seconds),
             best_epoch=metrics.best_epoch,
             device=device_name(metrics.device),
@@ -183,6 +207,53 @@ def run_llm_teacher_benchmark(
     return summary
 
 
+def gate_curve(run: Path, documents: list[Document]) -> dict[float, list[Annotations]]:
+    """The student's annotations with its ADE mentions gated at each threshold, 0 (none
+    gated) first."""
+    return {
+        threshold: OnnxStudent(run, InferenceSettings(ade_sentence_threshold=threshold)).extract(
+            [d.text for d in documents]
+        )
+        for threshold in (0.0, *THRESHOLDS[1::2])
+    }
+
+
+def _gate_lines(summary: LlmSummary) -> list[str]:
+    """Each student with a sentence head: its ADE mentions gated at the operating point
+    against none gated, and the precision/recall curve on all sentences."""
+    gated = {name: row for name, row in summary.ade.items() if row.student_ungated}
+    if not gated:
+        return []
+    lines = [
+        "",
+        "Student ADE mentions (strict P / R / F1) with none gated, and gated by the student's "
+        "sentence head at the operating point chosen on held-out teacher labels:",
+        "",
+        "| teacher | view | none gated | gated | operating point |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in gated.items():
+        for view in ("relation sentences", "all sentences"):
+            off, on = row.student_ungated[view].strict["ade"], row.student[view].strict["ade"]
+            lines.append(
+                f"| {name} | {view} | {off.p:.3f} / {off.r:.3f} / {off.f1:.3f} "
+                f"| {on.p:.3f} / {on.r:.3f} / {on.f1:.3f} | {row.operating_point} |"
+            )
+    lines += ["", "ADE on all sentences as the gate's threshold rises (P / R / F1):", ""]
+    thresholds = [point.threshold for point in next(iter(gated.values())).ade_curve]
+    lines += [
+        "| teacher | " + " | ".join(f"{t:.2f}" for t in thresholds) + " |",
+        "|---|" + "---|" * len(thresholds),
+    ]
+    for name, row in gated.items():
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{x.ade.p:.2f} / {x.ade.r:.2f} / {x.ade.f1:.2f}" for x in row.ade_curve)
+            + " |"
+        )
+    return lines
+
+
 def llm_table(summary: LlmSummary) -> str:
     """Strict F1 (lenient in brackets) of each recorded teacher and its student on ADE dev;
     ADE pairs (the teacher's by the nearest drug; the student's by the learned pairing, the
@@ -211,6 +282,7 @@ def llm_table(summary: LlmSummary) -> str:
                 f"({nearest.f1:.3f}) | {100 * (s.f1 - t.f1):+.1f} "
                 f"| {t.p:.3f} / {s.p:.3f} | {training} |"
             )
+    lines += _gate_lines(summary)
     phee = summary.phee_synthetic
     report = phee.report
     lines += [

@@ -1,27 +1,17 @@
-"""What every accuracy benchmark shares: the held-out split for early stopping, resuming a
-run cut short, and the recipe and device a table's footer names."""
+"""What every accuracy benchmark shares: resuming a run cut short, and the recipe and device a
+table's footer names."""
 
 import json
-import random
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from models.settings import StudentSettings
-from trainer.corpora import Document
 from trainer.settings import TrainingSettings
 from trainer.train import RunMetrics
 
-_HELD_OUT = 0.1
 FINISHED_FILE = "bench-finished.json"
-
-
-def split(documents: list[Document], seed: int) -> tuple[list[Document], list[Document]]:
-    shuffled = documents[:]
-    random.Random(seed).shuffle(shuffled)
-    cut = max(1, int(len(shuffled) * _HELD_OUT))
-    return shuffled[cut:], shuffled[:cut]
 
 
 def trained(run: Path, resume: bool, train: Callable[[], RunMetrics]) -> RunMetrics:
@@ -48,7 +38,8 @@ def recipe(training: TrainingSettings) -> str:
         f"at most {training.epochs} epochs, batch {training.batch_size}, learning rate "
         f"{training.learning_rate}, {training.loss.replace('_', ' ')} on {targets}, class "
         f"weight power {training.class_weight_power}, {training.self_training_rounds} "
-        f"self-training rounds, O-token keep {training.o_token_keep}"
+        f"self-training rounds, O-token keep {training.o_token_keep}, "
+        f"{training.label_error_folds} label-error folds"
     )
 
 

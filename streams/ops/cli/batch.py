@@ -51,13 +51,20 @@ def train(
         Path | None, typer.Option(help="Gold corpus: the supervised reference.")
     ] = None,
     corpus_format: FormatOption = CorpusFormat.JSONL,
-    dev: Annotated[Path | None, typer.Option(help="Dev set for early stopping.")] = None,
+    dev: Annotated[
+        Path | None,
+        typer.Option(
+            help="Dev set for early stopping; unset with --labels: a tenth of the teacher "
+            "labels, held out (also for the sentence head's operating point)."
+        ),
+    ] = None,
     dev_format: Annotated[CorpusFormat | None, typer.Option(help="Format of --dev.")] = None,
 ) -> None:
     """Train a student from teacher labels or gold; writes weights, tokenizer, ONNX, metrics."""
     from trainer.batch import read_documents, read_votes
-    from trainer.distil import distil_student
+    from trainer.distil import distil_student, held_out
     from trainer.evaluate import OUR_TYPES, SCORED_TYPES
+    from trainer.settings import TrainingSettings
     from trainer.train import train_student
 
     if (not labels) == (gold is None):
@@ -70,6 +77,8 @@ def train(
         dev_format = dev_format or corpus_format
         dev_documents = read_documents(dev, dev_format)
         dev_types = SCORED_TYPES.get(dev_format, OUR_TYPES)
+    elif labels:
+        documents, dev_documents = held_out(documents, TrainingSettings().seed)
     fit = distil_student if labels else train_student
     metrics = fit(documents, output, source, dev=dev_documents, dev_types=dev_types)
     console.print(
