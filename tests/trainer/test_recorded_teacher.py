@@ -102,8 +102,12 @@ def test_label_writes_a_labels_file_and_train_files_vote(recording, tmp_path, mo
                                           str(files[-1])], catch_exceptions=False)  # fmt: skip
         assert result.exit_code == 0, result.output
     assert read_extractions(files[0])[0].model_version == "a:recorded.jsonl"
+    # Training's default is the union (any one prompt), the recorded teacher's a majority.
     (combined,) = read_votes(files)
-    assert [e.text for e in combined.labels.entities] == ["Rash", "amoxicillin"]
+    assert [e.text for e in combined.labels.entities] == ["Rash", "amoxicillin", "fever",
+                                                          "aspirin"]  # fmt: skip
+    (majority,) = read_votes(files, min_votes=2)
+    assert [e.text for e in majority.labels.entities] == ["Rash", "amoxicillin"]
     assert combined.readings == RecordedTeacher(
         RecordedSettings(answers=recording, prompts=["a", "b", "c"])
     ).readings(TEXT)

@@ -45,7 +45,7 @@ def train(
     ] = None,
     min_votes: Annotated[
         int | None,
-        typer.Option(help="With several --labels: teachers a span needs; unset: a majority."),
+        typer.Option(help="With several --labels: teachers a span needs; unset: any one."),
     ] = None,
     gold: Annotated[
         Path | None, typer.Option(help="Gold corpus: the supervised reference.")
