@@ -8,6 +8,7 @@ label and relative to how sure the students are of that label elsewhere. The fin
 then trains with those words left out of the loss (`Document.doubtful`).
 """
 
+import logging
 import random
 
 import numpy as np
@@ -22,6 +23,8 @@ from trainer.evaluate import OUR_TYPES
 from trainer.settings import TrainingSettings
 from trainer.targets import spans
 from trainer.train import fit_model, training_device, window_outputs
+
+log = logging.getLogger(__name__)
 
 
 def with_doubtful_words(
@@ -56,6 +59,10 @@ def with_doubtful_words(
     doubtful: list[list[tuple[int, int]]] = [[] for _ in documents]
     for sentence, word in issues:
         doubtful[kept[sentence]].append(word_offsets[kept[sentence]][word])
+    log.info(
+        "label errors: %d of %d words doubtful, in %d of %d documents",
+        len(issues), sum(map(len, given)), sum(map(bool, doubtful)), len(documents),
+    )  # fmt: skip
     return [
         doc.model_copy(update={"doubtful": sorted(words)})
         for doc, words in zip(documents, doubtful, strict=True)
