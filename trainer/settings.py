@@ -71,6 +71,11 @@ class TrainingSettings(BaseSettings):
         description="Distillation only: rounds in which the student's confident mentions that "
         "no teacher mention overlaps join the teacher's labels and a fresh student trains.",
     )
+    sentence_head: bool = Field(
+        True,
+        description="Train the sentence head beside the token labels and gate ADE mentions by "
+        "it; off: a student of BIO labels alone, nothing gated.",
+    )
     label_error_folds: int = Field(
         0,
         ge=0,

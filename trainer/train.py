@@ -144,7 +144,7 @@ def fit_model(
     _seed_everything(training.seed)
     device = training_device()
     data = _prepare(labelled, student, training)
-    model = build_student(student.backbone).to(device)
+    model = build_student(student.backbone, training.sentence_head).to(device)
     history, best_epoch = _fit(model, data, dev, dev_types, student, training, device)
     return Fitted(model, data.tokenizer, history, best_epoch, len(data.input_ids))
 
@@ -245,8 +245,10 @@ def _fit(
                     class_weights=weights,
                     training=training,
                 )
-                head_loss = sentence_loss(
-                    outputs[..., -1], data.sentences[batch, :length].to(device)
+                head_loss = (
+                    sentence_loss(outputs[..., -1], data.sentences[batch, :length].to(device))
+                    if training.sentence_head
+                    else torch.zeros(())
                 )
                 (label_loss + head_loss).backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -264,7 +266,9 @@ def _fit(
                 EpochMetrics(
                     epoch=epoch,
                     train_loss=round(float(np.mean([x for x, _ in losses])), 4),
-                    sentence_loss=round(float(np.mean([x for _, x in losses])), 4),
+                    sentence_loss=round(float(np.mean([x for _, x in losses])), 4)
+                    if training.sentence_head
+                    else None,
                     dev_strict_micro_f1=dev_f1,
                     seconds=round(time.perf_counter() - epoch_started, 1),
                 )
@@ -295,7 +299,8 @@ def _save(
     confidences of the student's entities)."""
     texts = [d.text for d in reference]
     windows, probabilities = window_outputs(model, tokenizer, texts, student, device)
-    threshold = operating_point(reference, windows, probabilities)
+    headed = probabilities.shape[-1] > len(LABELS)
+    threshold = operating_point(reference, windows, probabilities) if headed else None
     confidences = [
         entity.confidence
         for found in decode_windows(texts, windows, probabilities, ade_threshold=threshold)

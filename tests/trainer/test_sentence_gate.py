@@ -105,3 +105,18 @@ def test_a_student_learns_the_head_and_carries_its_operating_point(tiny_backbone
     assert [e for e in everything.entities if e.type != EntityType.ADE] == [
         e for e in none.entities
     ]
+
+
+def test_a_student_without_the_head_gates_nothing(tiny_backbone, tmp_path):
+    documents = [DOCUMENT.model_copy(update={"doc_id": str(i)}) for i in range(8)]
+    metrics = train_student(
+        documents, tmp_path, "three readings",
+        student=StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16),
+        training=TINY_TRAINING.model_copy(update={"epochs": 1, "sentence_head": False}),
+    )  # fmt: skip
+    assert metrics.epochs[0].sentence_loss is None
+    student = OnnxStudent(tmp_path)
+    assert student.card.ade_sentence_threshold is None
+    assert student.session.get_outputs()[0].shape[-1] == len(LABELS)
+    gated = OnnxStudent(tmp_path, InferenceSettings(ade_sentence_threshold=1))
+    assert gated.extract([TEXT]) == student.extract([TEXT])

@@ -39,7 +39,8 @@ def recipe(training: TrainingSettings) -> str:
         f"{training.learning_rate}, {training.loss.replace('_', ' ')} on {targets}, class "
         f"weight power {training.class_weight_power}, {training.self_training_rounds} "
         f"self-training rounds, O-token keep {training.o_token_keep}, "
-        f"{training.label_error_folds} label-error folds"
+        f"{training.label_error_folds} label-error folds, sentence head "
+        f"{'on' if training.sentence_head else 'off'}"
     )
 
 
