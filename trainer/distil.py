@@ -28,6 +28,15 @@ def held_out(documents: list[Document], seed: int) -> tuple[list[Document], list
     return shuffled[cut:], shuffled[:cut]
 
 
+def several_teachers_training(training: TrainingSettings) -> TrainingSettings:
+    """The recipe that distilled best from several teachers' labels (ADE Corpus dev,
+    bench/llm-teachers.md): the teacher's likely errors left out (2 folds), unless the
+    settings name a fold count themselves."""
+    if "label_error_folds" in training.model_fields_set:
+        return training
+    return training.model_copy(update={"label_error_folds": 2})
+
+
 def distil_student(
     documents: list[Document],
     output_dir: Path,

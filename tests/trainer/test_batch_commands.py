@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 from streams.ops.cli import app
 from streams.ops.demo_corpus import demo_notes
 from streams.repository import ModelRepository
+from trainer.distil import several_teachers_training
+from trainer.settings import TrainingSettings
 from trainer.teachers.lexicon import LexiconTeacher
 
 
@@ -64,6 +66,15 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
     assert len(metrics["epochs"]) == 2
     assert (run_dir / "weights" / "config.json").is_file()
     assert (run_dir / "model.onnx").is_file()
+
+    # Several teachers' labels: the recipe that distilled best, the teacher's likely errors
+    # left out first, unless the settings name a fold count.
+    several = tmp_path / "several"
+    run("train", "--labels", str(labels), "--labels", str(labels), "--output", str(several))
+    assert json.loads((several / "config.json").read_text())["training"]["label_error_folds"] == 2
+    monkeypatch.setenv("CLINSTREAM_TRAIN_LABEL_ERROR_FOLDS", "0")
+    assert several_teachers_training(TrainingSettings()).label_error_folds == 0
+    monkeypatch.delenv("CLINSTREAM_TRAIN_LABEL_ERROR_FOLDS")
 
     run("export", str(run_dir), "--repository", str(repo))
     assert ModelRepository(repo, "student").versions() == [1]

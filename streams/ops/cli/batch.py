@@ -62,7 +62,7 @@ def train(
 ) -> None:
     """Train a student from teacher labels or gold; writes weights, tokenizer, ONNX, metrics."""
     from trainer.batch import read_documents, read_votes
-    from trainer.distil import distil_student, held_out
+    from trainer.distil import distil_student, held_out, several_teachers_training
     from trainer.evaluate import OUR_TYPES, SCORED_TYPES
     from trainer.settings import TrainingSettings
     from trainer.train import train_student
@@ -77,10 +77,15 @@ def train(
         dev_format = dev_format or corpus_format
         dev_documents = read_documents(dev, dev_format)
         dev_types = SCORED_TYPES.get(dev_format, OUR_TYPES)
-    elif labels:
-        documents, dev_documents = held_out(documents, TrainingSettings().seed)
+    training = TrainingSettings()
+    if labels and dev is None:
+        documents, dev_documents = held_out(documents, training.seed)
+    if labels and len(labels) > 1:
+        training = several_teachers_training(training)
     fit = distil_student if labels else train_student
-    metrics = fit(documents, output, source, dev=dev_documents, dev_types=dev_types)
+    metrics = fit(
+        documents, output, source, dev=dev_documents, dev_types=dev_types, training=training
+    )
     console.print(
         f"trained on {metrics.train_documents} documents ({metrics.train_windows} windows) in "
         f"{metrics.train_seconds:.0f}s on {metrics.device}; best epoch {metrics.best_epoch}; "
