@@ -2,6 +2,7 @@
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -47,8 +48,8 @@ def decode_windows(
     ):
         entities = labelled_entities(text, spans, note_probabilities[:, : len(LABELS)], path)
         if ade_threshold is not None and note_probabilities.shape[1] > len(LABELS):
-            reporting = sentence_ade_probabilities(text, spans, note_probabilities[:, -1])
             sentence_of = sentence_index(text)
+            reporting = sentence_ade_probabilities(sentence_of, spans, note_probabilities[:, -1])
             entities = [
                 e
                 for e in entities
@@ -90,10 +91,9 @@ def word_probabilities(
 
 
 def sentence_ade_probabilities(
-    text: str, spans: list[tuple[int, int]], reporting: np.ndarray
+    sentence_of: Callable[[int], int], spans: list[tuple[int, int]], reporting: np.ndarray
 ) -> dict[int, float]:
     """Sentence index -> the mean over its words of the sentence head's probability."""
-    sentence_of = sentence_index(text)
     sentences = np.array([sentence_of(start) for start, _ in spans], dtype=np.int64)
     if not len(sentences):
         return {}

@@ -67,7 +67,7 @@ def operating_point(
     for document, note_spans, note_probabilities in zip(documents, spans, by_note, strict=True):
         shares = ade_shares(document)
         for sentence, probability in sentence_ade_probabilities(
-            document.text, note_spans, note_probabilities[:, -1]
+            sentence_index(document.text), note_spans, note_probabilities[:, -1]
         ).items():
             predicted.append(probability)
             agreed.append(shares.get(sentence, 0.0) == 1.0)
