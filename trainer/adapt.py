@@ -77,6 +77,7 @@ def adapt_backbone(
     )
     model.train()
     for step in range(settings.steps):
+        _train_encoder(model, step >= settings.head_warmup_steps)
         start = step * settings.batch_size % len(train)
         batch = collator(train[start : start + settings.batch_size]).to(device)
         model(**batch).loss.backward()
@@ -99,6 +100,15 @@ def adapt_backbone(
     )
     (output / "adapt.json").write_text(result.model_dump_json(indent=2) + "\n")
     return result
+
+
+def _train_encoder(model: PreTrainedModel, train: bool) -> None:
+    """Freeze or thaw the encoder. A sentence encoder's checkpoint has no masked-LM head, so
+    its head starts random; until the head has learned, its gradients into the encoder are noise
+    that would undo what the encoder knows. The head's decoder is tied to the word embeddings,
+    which stay frozen with the encoder."""
+    for parameter in model.base_model.parameters():
+        parameter.requires_grad_(train)
 
 
 @torch.no_grad()

@@ -99,6 +99,11 @@ class AdaptSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINSTREAM_ADAPT_")
 
     steps: int = Field(2000, ge=1, description="Optimiser steps.")
+    head_warmup_steps: int = Field(
+        200,
+        ge=0,
+        description="First steps that train only the masked-LM head (MiniLM ships without one).",
+    )
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(5e-5, gt=0)
     warmup_ratio: float = Field(0.06, ge=0, le=1)
