@@ -7,6 +7,7 @@ encoder's weights with their masked-LM head, which token classification drops, a
 tokenizer. Held-out windows of the same text measure the masked-LM loss before and after.
 """
 
+import logging
 import random
 import time
 from pathlib import Path
@@ -24,6 +25,9 @@ from transformers import (
 from models.settings import StudentSettings
 from trainer.settings import AdaptSettings
 from trainer.train import training_device
+
+log = logging.getLogger(__name__)
+_LOG_EVERY = 100
 
 
 class AdaptResult(BaseModel):
@@ -80,7 +84,12 @@ def adapt_backbone(
         _train_encoder(model, step >= settings.head_warmup_steps)
         start = step * settings.batch_size % len(train)
         batch = collator(train[start : start + settings.batch_size]).to(device)
-        model(**batch).loss.backward()
+        loss = model(**batch).loss
+        loss.backward()
+        if (step + 1) % _LOG_EVERY == 0:
+            log.info(
+                "adapt step %d of %d: masked-LM loss %.3f", step + 1, settings.steps, loss.item()
+            )
         optimiser.step()
         schedule.step()
         optimiser.zero_grad()

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from models.settings import Precision
-from streams.ops.cli.common import FormatOption, NotesOption, console, in_chunks
+from streams.ops.cli.common import FormatOption, NotesOption, configure_logging, console, in_chunks
 from trainer.corpora import CorpusFormat
 from trainer.teachers import TeacherName
 
@@ -109,6 +109,7 @@ def adapt(
     from trainer.adapt import adapt_backbone
     from trainer.batch import read_documents
 
+    configure_logging()
     formats = corpus_format or [CorpusFormat.JSONL]
     if len(formats) not in (1, len(corpus)):
         raise typer.BadParameter("give one --format, or one for each --corpus")
