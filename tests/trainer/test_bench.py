@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from models.settings import StudentSettings
 from trainer.bench.accuracy import AccuracySummary, _teacher_labels, accuracy_table
 from trainer.bench.llm import llm_table, run_llm_teacher_benchmark
 from trainer.bench.runs import trained
@@ -55,6 +56,7 @@ def test_table_rows_give_differences_and_the_footer_records_device_and_settings(
         "best_epochs": dict.fromkeys(runs, 3),
         "device": "NVIDIA H100 80GB HBM3",
         "training": TrainingSettings(epochs=20, batch_size=32),
+        "student": StudentSettings(backbone="/runs/adapted-backbone"),
         "teacher": "lexicon",
         "distill_documents": 40,
         "extra_unlabelled_notes": 5,
@@ -65,6 +67,7 @@ def test_table_rows_give_differences_and_the_footer_records_device_and_settings(
     assert "ADE pairs" not in table  # no gold pairs in this corpus
     assert "Training on NVIDIA H100 80GB HBM3: distilled student 12 s (best epoch 3)" in table
     assert "at most 20 epochs, batch 32" in table
+    assert "backbone /runs/adapted-backbone." in table
 
 
 def write_made_up_corpora(root):
@@ -144,6 +147,7 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     assert on_gold["nearest drug"].f1 < 1.0
     assert "| ADE dev, relation sentences | learned, LLM-written | 1.000 | 1.000 | 1.000 |" in table
     assert "Training: at most 2 epochs, batch 8" in table
+    assert f"backbone {tiny_backbone}." in table
     # The sentence head gates the student's ADE mentions; the curve starts with none gated.
     assert direct.operating_point is not None
     assert direct.ade_curve[0].threshold == 0

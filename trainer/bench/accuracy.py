@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from models.onnx_student import OnnxStudent
+from models.settings import StudentSettings
 from models.spans import Annotations
 from trainer.bench.runs import device_name, recipe, trained
 from trainer.corpora import CorpusFormat, Document, read_corpus
@@ -35,6 +36,7 @@ class AccuracySummary(BaseModel):
     best_epochs: dict[str, int]
     device: str
     training: TrainingSettings
+    student: StudentSettings
     teacher: str
     distill_documents: int
     extra_unlabelled_notes: int
@@ -175,6 +177,7 @@ def run_accuracy_benchmark(
         best_epochs={k: r.best_epoch for k, r in runs.items()},
         device=device_name(next(iter(runs.values())).device),
         training=TrainingSettings(),
+        student=StudentSettings(),
         teacher=data.teacher,
         distill_documents=len(data.distill),
         extra_unlabelled_notes=data.extra_unlabelled_notes,
@@ -215,7 +218,8 @@ def accuracy_table(summary: AccuracySummary) -> str:
     )
     lines += [
         "",
-        f"Training on {summary.device}: {timing}; {recipe(summary.training)}. Distilled on "
+        f"Training on {summary.device}: {timing}; "
+        f"{recipe(summary.training, summary.student)}. Distilled on "
         f"{summary.distill_documents} teacher-labelled texts "
         f"({summary.extra_unlabelled_notes} of them unlabelled clinical notes).",
     ]

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from models.onnx_student import OnnxStudent
-from models.settings import InferenceSettings
+from models.settings import InferenceSettings, StudentSettings
 from models.spans import Annotations
 from trainer.bench.runs import device_name, recipe, trained
 from trainer.corpora import CorpusFormat, Document, read_corpus
@@ -67,6 +67,7 @@ class LlmSummary(BaseModel):
     phee_synthetic: PheeSyntheticRun
     pairing_on_gold_mentions: dict[str, dict[str, Score]]
     training: TrainingSettings
+    student: StudentSettings
 
 
 ADE_PROMPTS = ("gpt41nano_direct", "gpt41nano_enhanced", "gpt41nano_dspy")
@@ -202,6 +203,7 @@ def run_llm_teacher_benchmark(
             for corpus, (docs, scored) in gold_entities.items()
         },
         training=TrainingSettings(),
+        student=StudentSettings(),
     )  # fmt: skip
     (workdir / "llm-teachers.json").write_text(summary.model_dump_json(indent=2) + "\n")
     return summary
@@ -304,5 +306,5 @@ def llm_table(summary: LlmSummary) -> str:
             lines.append(
                 f"| {corpus} | {method} | {score.p:.3f} | {score.r:.3f} | {score.f1:.3f} |"
             )
-    lines += ["", f"Training: {recipe(summary.training)}."]
+    lines += ["", f"Training: {recipe(summary.training, summary.student)}."]
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from models.settings import StudentSettings
+from models.settings import DEFAULT_BACKBONE, StudentSettings
 from trainer.settings import TrainingSettings
 from trainer.train import RunMetrics
 
@@ -31,8 +31,10 @@ def trained(run: Path, resume: bool, train: Callable[[], RunMetrics]) -> RunMetr
     return metrics
 
 
-def recipe(training: TrainingSettings) -> str:
-    """The training settings a table's figures depend on, for its footer."""
+def recipe(training: TrainingSettings, student: StudentSettings) -> str:
+    """The training settings and backbone a table's figures depend on, for its footer."""
+    default = student.backbone == DEFAULT_BACKBONE
+    backbone = "MiniLM-L6 (the default)" if default else student.backbone
     targets = "soft targets" if training.soft_targets else "hard targets"
     return (
         f"at most {training.epochs} epochs, batch {training.batch_size}, learning rate "
@@ -40,7 +42,7 @@ def recipe(training: TrainingSettings) -> str:
         f"weight power {training.class_weight_power}, {training.self_training_rounds} "
         f"self-training rounds, O-token keep {training.o_token_keep}, "
         f"{training.label_error_folds} label-error folds, sentence head "
-        f"{'on' if training.sentence_head else 'off'}"
+        f"{'on' if training.sentence_head else 'off'}, backbone {backbone}"
     )
 
 
