@@ -14,10 +14,12 @@ import threading
 import warnings
 from pathlib import Path
 
+import numpy as np
 import spacy
 from medspacy.context import ConTextRule
+from spacy.attrs import IDX, SENT_START
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from models.labels import EntityType
 from models.sentences import sentence_starts
@@ -66,23 +68,26 @@ def mark_context(text: str, entities: list[Entity]) -> list[Entity]:
     spans = [doc.char_span(e.start, e.end, label=e.type.value, alignment_mode="expand")
              for e in entities]  # fmt: skip
     doc.spans[_SPAN_GROUP] = [span for span in spans if span is not None]
-    for _name, component in nlp.pipeline:
-        doc = component(doc)
+    doc = nlp.get_pipe("medspacy_sectionizer")(doc)
+    findings = {i: span for i, (entity, span) in enumerate(zip(entities, spans, strict=True))
+                if span is not None and entity.type != EntityType.DRUG}  # fmt: skip
+    said = _read_context(nlp, doc, findings)
     marked = []
-    for entity, span in zip(entities, spans, strict=True):
+    for i, (entity, span) in enumerate(zip(entities, spans, strict=True)):
         if span is None:  # offsets inside whitespace only: nothing to read
             marked.append(entity)
             continue
         section = span._.section_category
+        # The Sectionizer marks a section's findings too (a Past Medical History's are
+        # historical): either reading sets a flag.
+        context = said.get(i, set())
+        flags = {name for name in _ASSERTIONS.values() if name in context or getattr(span._, name)}
         finding = entity.type != EntityType.DRUG
         marked.append(
             entity.model_copy(
-                update={
-                    "negated": finding and span._.is_negated,
-                    "possible": finding and span._.is_uncertain,
-                    "hypothetical": finding and span._.is_hypothetical,
-                    "historical": finding and span._.is_historical,
-                    "family": finding and (span._.is_family or section in _FAMILY_SECTIONS),
+                update={field: finding and name in flags for field, name in _ASSERTIONS.items()}
+                | {
+                    "family": finding and ("is_family" in flags or section in _FAMILY_SECTIONS),
                     "section": section,
                 }
             )
@@ -90,15 +95,47 @@ def mark_context(text: str, entities: list[Entity]) -> list[Entity]:
     return marked
 
 
+# Entity field -> the span attribute ConText and the Sectionizer set.
+_ASSERTIONS = {
+    "negated": "is_negated",
+    "possible": "is_uncertain",
+    "hypothetical": "is_hypothetical",
+    "historical": "is_historical",
+    "family": "is_family",
+}
+
+
+def _read_context(nlp: Language, doc: Doc, findings: dict[int, Span]) -> dict[int, set[str]]:
+    """The ConText attributes set on each finding, read only in the sentences that hold one:
+    a modifier's scope ends at its sentence, and matching ConText's rules over the whole note
+    was most of this module's time."""
+    context = nlp.get_pipe("medspacy_context")
+    read = {}
+    for start, end, group in _sentence_runs(findings):
+        part = doc[start:end].as_doc()
+        part.spans[_SPAN_GROUP] = [Span(part, s.start - start, s.end - start, label=s.label)
+                                   for s in group.values()]  # fmt: skip
+        for i, marked in zip(group, context(part).spans[_SPAN_GROUP], strict=True):
+            read[i] = {name for name in _ASSERTIONS.values() if getattr(marked._, name)}
+    return read
+
+
+def _sentence_runs(spans: dict[int, Span]) -> list[tuple[int, int, dict[int, Span]]]:
+    """The spans grouped by the run of whole sentences (token start, end) they sit in."""
+    runs: list[tuple[int, int, dict[int, Span]]] = []
+    for i, span in sorted(spans.items(), key=lambda item: item[1].start):
+        start, end = span[0].sent.start, span[-1].sent.end
+        if runs and start < runs[-1][1]:
+            run_start, run_end, group = runs[-1]
+            runs[-1] = (run_start, max(run_end, end), group | {i: span})
+        else:
+            runs.append((start, end, {i: span}))
+    return runs
+
+
 def _set_sentences(doc: Doc, starts: list[int]) -> None:
     """Each token starts a sentence where a sentence start lies between it and the last one."""
-    next_start = 1
-    for token in doc:
-        if token.i == 0:
-            token.is_sent_start = True
-            continue
-        starts_here = False
-        while next_start < len(starts) and starts[next_start] <= token.idx:
-            starts_here = True
-            next_start += 1
-        token.is_sent_start = starts_here
+    before = np.searchsorted(starts, doc.to_array(IDX), side="right")
+    opens = np.diff(before, prepend=0) > 0
+    opens[:1] = True
+    doc.from_array([SENT_START], np.where(opens, 1, -1).astype(np.uint64).reshape(-1, 1))

@@ -77,3 +77,23 @@ def test_the_context_pipeline_does_not_import_every_spacy_plugin():
     )
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert found.stdout.strip() == "False", found.stderr[-2000:]
+
+
+def test_each_finding_is_read_in_its_own_sentences_and_its_sections_flags_are_kept():
+    """ConText reads only the sentences that hold a finding; a mention across a sentence end
+    is read in both, and the Sectionizer's flags join ConText's."""
+    text = (
+        "Seen today. Denies fever. Reports cough. Bad day; headache? No. "
+        "PAST MEDICAL HISTORY: Hypertension. Denies asthma."
+    )
+    mentions = ["fever", "cough", "day; headache", "Hypertension", "asthma"]
+    entities = [
+        Entity(type=EntityType.SYMPTOM, start=(s := text.index(m)), end=s + len(m), text=m,
+               confidence=1.0)
+        for m in mentions
+    ]  # fmt: skip
+    fever, cough, crossing, hypertension, asthma = mark_context(text, entities)
+    assert fever.negated and not cough.negated and not crossing.negated
+    assert asthma.negated and asthma.historical
+    assert hypertension.historical and not hypertension.negated
+    assert hypertension.section == "past_medical_history"
