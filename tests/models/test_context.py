@@ -79,12 +79,16 @@ def test_the_context_pipeline_does_not_import_every_spacy_plugin():
     assert found.stdout.strip() == "False", found.stderr[-2000:]
 
 
-def test_each_finding_is_read_in_its_own_sentences_and_its_sections_flags_are_kept():
-    """ConText reads only the sentences that hold a finding; a mention across a sentence end
-    is read in both, and the Sectionizer's flags join ConText's."""
+@pytest.mark.parametrize("plain_sentences", [0, 20], ids=["mostly findings", "few findings"])
+def test_each_finding_is_read_in_its_own_sentences_and_its_sections_flags_are_kept(
+    plain_sentences,
+):
+    """ConText reads the sentences that hold a finding (alone, where they are few); a mention
+    across a sentence end is read in both, and the Sectionizer's flags join ConText's."""
     text = (
         "Seen today. Denies fever. Reports cough. Bad day; headache? No. "
-        "PAST MEDICAL HISTORY: Hypertension. Denies asthma."
+        + "She came with her daughter. " * plain_sentences
+        + "PAST MEDICAL HISTORY: Hypertension. Denies asthma."
     )
     mentions = ["fever", "cough", "day; headache", "Hypertension", "asthma"]
     entities = [
