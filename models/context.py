@@ -108,7 +108,7 @@ _ASSERTIONS = {
 # Copying a note's sentences costs about what ConText's matching over them saves: past this
 # share of the note's tokens, ConText reads the whole note instead. CPU on 200 MTSamples notes:
 # the demo student's 60 mentions a note, 2.2 s whole against 2.7 s in pieces; the lexicon
-# teacher's 14 a note, 1.3 s in pieces against 1.8 s whole.
+# teacher's 14 a note, 1.3 s in pieces against 1.6-1.8 s whole.
 _COPY_AT_MOST = 0.5
 
 
