@@ -80,16 +80,14 @@ def mark_context(text: str, entities: list[Entity]) -> list[Entity]:
         section = span._.section_category
         # The Sectionizer marks a section's findings too (a Past Medical History's are
         # historical): either reading sets a flag.
-        context = said.get(i, set())
-        flags = {name for name in _ASSERTIONS.values() if name in context or getattr(span._, name)}
+        flags = said.get(i, set()) | {n for n in _ASSERTIONS.values() if getattr(span._, n)}
+        if section in _FAMILY_SECTIONS:
+            flags.add("is_family")
         finding = entity.type != EntityType.DRUG
         marked.append(
             entity.model_copy(
                 update={field: finding and name in flags for field, name in _ASSERTIONS.items()}
-                | {
-                    "family": finding and ("is_family" in flags or section in _FAMILY_SECTIONS),
-                    "section": section,
-                }
+                | {"section": section}
             )
         )
     return marked
