@@ -250,7 +250,7 @@ def _fit(
                     if training.sentence_head
                     else torch.zeros(())
                 )
-                (label_loss + head_loss).backward()
+                (label_loss + training.sentence_loss_weight * head_loss).backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
