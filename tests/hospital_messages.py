@@ -301,7 +301,12 @@ MDM_GB18030 = in_charset(
     "GB 18030-2000", "gb18030",
 )  # fmt: skip
 
-# A document known only by its identifier (no resource id).
-DOCUMENT_REFERENCE_BY_IDENTIFIER = {k: v for k, v in DOCUMENT_REFERENCE.items() if k != "id"} | {
-    "masterIdentifier": {"system": "urn:oid:1.2.3.4.5", "value": "DOC-3009"}
+# A document known only by its identifier (no resource id), in the demo notes' wording: the
+# tiny student finds something in it, so a Bundle with its Provenance is published.
+DOCUMENT_REFERENCE_BY_IDENTIFIER = {
+    k: v
+    for k, v in _another_document(
+        3009, "He developed rash after starting amoxicillin.", "text/plain"
+    ).items()
+    if k != "id"
 }

@@ -179,12 +179,15 @@ async def test_a_long_note_delays_no_note_read_after_it(runtime):
         where += await produce(runtime.kafka, [(b"lane", small.model_dump_json().encode())])
     async with Outcomes(runtime.kafka) as outcomes:
         await outcomes.wait_for(where, timeout_s=240)
-    seconds = [outcomes.extractions[place][0].timings.end_to_end_ms / 1000 for place in where]
+    timings = [outcomes.extractions[place][0].timings for place in where]
+    seconds = [timing.end_to_end_ms / 1000 for timing in timings]
     print(
         f"\nlong note {len(text):,} chars {seconds[0]:.1f}s; small notes at most "
         f"{max(seconds[1:]):.1f}s"
     )
-    assert max(seconds[1:]) < seconds[0] / 2
+    # A small note that waited for the long note would come out after it (10.1 s, before the
+    # fix): a bound on the ratio of their times failed under load with no wait.
+    assert all(timing.published_at < timings[0].published_at for timing in timings[1:])
 
 
 async def test_a_triton_outage_holds_notes_and_dead_letters_none(runtime):
