@@ -4,8 +4,11 @@ This one class serves the Triton model and offline extraction, so both give the 
 It imports no torch, which keeps the Triton python-backend stub light.
 """
 
+import copy
 import os
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +44,39 @@ def cuda_ready() -> bool:
     return b"GPU" in listed.stdout
 
 
-def shared_threads(settings: InferenceSettings, instances: int) -> int:
-    """Intra-op threads of each of `instances` sessions: the setting, else the cores shared
-    out, so that the spinning threads of several Triton instances do not fight."""
-    return settings.threads or max(1, len(os.sched_getaffinity(0)) // instances)
+def thread_layout(
+    settings: InferenceSettings, instances: int, gpu: bool = False
+) -> tuple[int, int]:
+    """Note threads and intra-op threads of each of `instances` sessions: the settings, else
+    the cores shared out, so that the spinning threads of several Triton instances do not
+    fight; one note thread on a GPU, whose runs take no core."""
+    cores = len(os.sched_getaffinity(0))
+    notes = settings.note_threads or (1 if gpu else max(1, cores // instances))
+    return notes, settings.threads or max(1, cores // (instances * notes))
 
 
-def session_options(settings: InferenceSettings, instances: int = 1) -> ort.SessionOptions:
-    """One instance with threads 0 keeps ONNX Runtime's default (one per physical core)."""
+def balanced_shares(lengths: list[int], count: int) -> list[list[int]]:
+    """The indexes of `lengths` in at most `count` shares of about equal total length, longest
+    first into the lightest share: dealt out in turn, a batch's shares of notes of mixed
+    lengths left one thread idle (1.24x against 1.31x from two threads, measured)."""
+    shares: list[list[int]] = [[] for _ in range(min(count, len(lengths)))]
+    loads = [0] * len(shares)
+    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(index)
+        loads[lightest] += lengths[index]
+    return shares
+
+
+def session_options(
+    settings: InferenceSettings, instances: int = 1, gpu: bool = False
+) -> ort.SessionOptions:
+    """One instance of one note thread with threads 0 keeps ONNX Runtime's default (one per
+    physical core)."""
     options = ort.SessionOptions()
-    alone_by_default = settings.threads == 0 and instances == 1
-    options.intra_op_num_threads = 0 if alone_by_default else shared_threads(settings, instances)
+    notes, threads = thread_layout(settings, instances, gpu)
+    alone_by_default = settings.threads == 0 and instances == 1 and notes == 1
+    options.intra_op_num_threads = 0 if alone_by_default else threads
     options.add_session_config_entry("session.intra_op.allow_spinning", str(int(settings.spinning)))
     return options
 
@@ -69,14 +94,20 @@ class OnnxStudent:
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
         self.pair_model = PairModel.load(directory)
         providers = providers or execution_providers()
-        if any("CUDAExecutionProvider" in provider for provider in providers):
+        gpu = any("CUDAExecutionProvider" in provider for provider in providers)
+        if gpu:
             # The [gpu] extra brings CUDA and cuDNN as pip wheels; ORT loads them from there.
             ort.preload_dlls()
         self.session = ort.InferenceSession(
             str(directory / ONNX_FILE),
-            session_options(self.settings, instances),
+            session_options(self.settings, instances, gpu),
             providers=providers,
         )
+        self.note_threads, _ = thread_layout(self.settings, instances, gpu)
+        self._pool = ThreadPoolExecutor(self.note_threads, thread_name_prefix="student")
+        # Each thread tokenises with its own copy: a fast tokenizer shared across threads
+        # can fail with "Already borrowed" when one of them sets its padding.
+        self._local = threading.local()
 
     @property
     def stride(self) -> int:
@@ -91,9 +122,23 @@ class OnnxStudent:
         return self.settings.ade_sentence_threshold
 
     def extract(self, texts: list[str]) -> list[Annotations]:
+        """Each note's entities and pairs, the notes shared out among the note threads."""
+        shares = balanced_shares([len(text) for text in texts], self.note_threads)
+        if len(shares) <= 1:
+            return self._extract(texts)
+        found: list[Annotations] = [None] * len(texts)  # type: ignore[list-item]
+        extracted = self._pool.map(self._extract, [[texts[i] for i in share] for share in shares])
+        for share, annotations in zip(shares, extracted, strict=True):
+            for index, annotation in zip(share, annotations, strict=True):
+                found[index] = annotation
+        return found
+
+    def _extract(self, texts: list[str]) -> list[Annotations]:
         if not texts:
             return []
-        windows = encode_windows(self.tokenizer, texts, self.card.max_length, self.stride)
+        if not hasattr(self._local, "tokenizer"):
+            self._local.tokenizer = copy.deepcopy(self.tokenizer)
+        windows = encode_windows(self._local.tokenizer, texts, self.card.max_length, self.stride)
         return decode_windows(
             texts, windows, self._window_probabilities(windows), self.pair_model, self.ade_threshold
         )

@@ -69,8 +69,17 @@ class InferenceSettings(BaseSettings):
     threads: int = Field(
         0,
         ge=0,
-        description="Intra-op threads per model instance; 0: one per physical core for one "
-        "instance, the cores shared out among several (CLINSTREAM_TRITON_INSTANCES).",
+        description="Intra-op threads per note thread of a model instance; 0: one per "
+        "physical core for one thread of one instance, the cores shared out among several "
+        "(CLINSTREAM_TRITON_INSTANCES, note_threads).",
+    )
+    note_threads: int = Field(
+        0,
+        ge=0,
+        description="Threads that each extract a share of a call's notes through the one "
+        "session: while one thread's network runs (ONNX Runtime frees the GIL), another "
+        "tokenises or decodes. 0: one per core shared out among the instances on CPU, one on "
+        "GPU.",
     )
     spinning: bool = Field(
         True,

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
 
 from models.messages import ClinicalNote, Extraction
-from models.onnx_student import OnnxStudent, shared_threads
+from models.onnx_student import OnnxStudent, thread_layout
 from models.settings import InferenceSettings
 from streams.ops.runtime import EmbeddedRuntime
 from streams.ops.services import free_port
@@ -98,7 +98,8 @@ class TritonConfig(BaseModel):
     """Notes end to end at full load with Triton serving that many instances."""
 
     instances: int
-    threads_per_instance: int
+    note_threads_per_instance: int
+    intra_op_threads: int  # per note thread
     notes_per_s: float
     triton_cpu_ms_per_note: float
     worker_cpu_ms_per_note: float
@@ -308,9 +309,11 @@ def _full_load(
 
 
 def _triton_config(instances: int, notes_per_s: float, cpu_ms: dict[str, float]) -> TritonConfig:
+    note_threads, intra_op_threads = thread_layout(InferenceSettings(), instances)
     return TritonConfig(
         instances=instances,
-        threads_per_instance=shared_threads(InferenceSettings(), instances),
+        note_threads_per_instance=note_threads,
+        intra_op_threads=intra_op_threads,
         notes_per_s=notes_per_s,
         triton_cpu_ms_per_note=cpu_ms["tritonserver"],
         worker_cpu_ms_per_note=cpu_ms["worker"],
@@ -341,13 +344,15 @@ def throughput_table(result: Throughput) -> str:
         f"{result.in_process.window_tokens_per_note_token} window tokens per note token. "
         f"Peak memory: {memory}. CPU a note at full load, once warm: {cpu}.",
         "",
-        "| Triton instances × threads each | notes/s end to end (full load) | Triton CPU a note "
+        "| Triton instances × note threads × ORT threads | notes/s end to end (full load) "
+        "| Triton CPU a note "
         "| worker CPU a note |",
         "|---|---|---|---|",
     ]
     for config in result.triton_configs:
         lines.append(
-            f"| {config.instances} × {config.threads_per_instance} | {config.notes_per_s} | "
+            f"| {config.instances} × {config.note_threads_per_instance} × "
+            f"{config.intra_op_threads} | {config.notes_per_s} | "
             f"{config.triton_cpu_ms_per_note} ms | {config.worker_cpu_ms_per_note} ms |"
         )
     price = result.cost

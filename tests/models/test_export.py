@@ -8,7 +8,7 @@ from transformers import AutoTokenizer
 from models.card import ONNX_FILE, StudentCard
 from models.export import export_student, quantize_student
 from models.network import build_student
-from models.onnx_student import OnnxStudent
+from models.onnx_student import OnnxStudent, balanced_shares
 from models.settings import ExportSettings, InferenceSettings, Precision
 from streams.ops.demo_corpus import long_demo_note
 from trainer.evaluate import MICRO, evaluate
@@ -82,3 +82,17 @@ def test_an_int8_note_gets_the_same_answer_whatever_is_extracted_beside_it(tiny_
     note, *others = [long_demo_note(seed=seed).text for seed in (7, 8, 9)]
     (alone,) = student.extract([note])
     assert student.extract([*others, note])[-1] == alone
+
+
+def test_note_threads_give_each_note_the_answer_it_gets_alone(tiny_student):
+    texts = [long_demo_note(seed=seed).text for seed in (12, 13)] + ["Warfarin.", "No rash."] * 2
+    alone = [
+        OnnxStudent(tiny_student, InferenceSettings(note_threads=1)).extract([t])[0] for t in texts
+    ]
+    assert OnnxStudent(tiny_student, InferenceSettings(note_threads=3)).extract(texts) == alone
+
+
+def test_notes_are_shared_out_by_length():
+    assert balanced_shares([5, 1, 1, 1, 1, 1], 2) == [[0], [1, 2, 3, 4, 5]]
+    assert balanced_shares([1, 2], 4) == [[1], [0]]
+    assert balanced_shares([], 2) == []

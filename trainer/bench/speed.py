@@ -97,6 +97,8 @@ def inference_variants() -> list[Variant]:
         Variant(name="int8", precision=Precision.INT8, inference=plain),
         Variant(name="int8, stride 16", precision=Precision.INT8,
                 inference=plain.model_copy(update={"stride": 16})),
+        Variant(name="int8, stride 16, one note thread", precision=Precision.INT8,
+                inference=plain.model_copy(update={"stride": 16, "note_threads": 1})),
     ]  # fmt: skip
 
 
