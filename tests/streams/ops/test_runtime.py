@@ -11,7 +11,7 @@ import tritonclient.http as triton_http
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from models.onnx_student import session_options
+from models.onnx_student import session_options, thread_layout
 from models.settings import InferenceSettings
 from streams.ops.runtime import broker_service, triton_service
 from streams.ops.services import ServiceError, as_env, free_port
@@ -137,8 +137,12 @@ def test_the_instance_setting_is_the_cpu_configs_count_and_cores_are_shared_out(
     )
     assert [group.count for group in config.instance_group] == [3]
     cores = len(os.sched_getaffinity(0))
-    assert session_options(InferenceSettings(), 3).intra_op_num_threads == max(1, cores // 3)
-    assert session_options(InferenceSettings(), 1).intra_op_num_threads == 0  # ORT's default
+    notes, threads = thread_layout(InferenceSettings(), 3)
+    assert 3 * notes * threads <= max(3, cores)  # no core taken twice where there are enough
+    assert thread_layout(InferenceSettings(), 1) == (cores, 1)  # a note thread per core
+    assert thread_layout(InferenceSettings(), 1, gpu=True) == (1, cores)
+    one_thread = InferenceSettings(note_threads=1)
+    assert session_options(one_thread, 1).intra_op_num_threads == 0  # ORT's default
     assert session_options(InferenceSettings(threads=4), 3).intra_op_num_threads == 4
 
 
