@@ -120,3 +120,20 @@ def test_a_student_without_the_head_gates_nothing(tiny_backbone, tmp_path):
     assert student.session.get_outputs()[0].shape[-1] == len(LABELS)
     gated = OnnxStudent(tmp_path, InferenceSettings(ade_sentence_threshold=1))
     assert gated.extract([TEXT]) == student.extract([TEXT])
+
+
+def test_the_heads_loss_weight_sets_how_much_the_head_learns(tiny_backbone, tmp_path):
+    documents = [DOCUMENT.model_copy(update={"doc_id": str(i)}) for i in range(8)]
+
+    def head_losses(weight: float) -> list[float]:
+        metrics = train_student(
+            documents, tmp_path / str(weight), "three readings",
+            student=StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16),
+            training=TINY_TRAINING.model_copy(
+                update={"epochs": 3, "sentence_loss_weight": weight}),
+        )  # fmt: skip
+        return [epoch.sentence_loss for epoch in metrics.epochs]
+
+    untaught, taught = head_losses(0.0), head_losses(1.0)
+    assert untaught[0] == pytest.approx(taught[0])  # the same start: no step taken yet
+    assert taught[-1] < untaught[-1]
