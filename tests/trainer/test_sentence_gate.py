@@ -36,6 +36,16 @@ READINGS = [
 DOCUMENT = Document(doc_id="n", text=TEXT, labels=READINGS[0], readings=READINGS)
 
 
+def _train(tiny_backbone, folder, **training):
+    """A tiny student of eight copies of DOCUMENT, with these training settings."""
+    documents = [DOCUMENT.model_copy(update={"doc_id": str(i)}) for i in range(8)]
+    return train_student(
+        documents, folder, "three readings",
+        student=StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16),
+        training=TINY_TRAINING.model_copy(update=training),
+    )  # fmt: skip
+
+
 def test_a_sentences_target_is_the_share_of_readings_with_an_ade_in_it(tiny_backbone):
     assert ade_shares(DOCUMENT) == {0: 1.0, 1: pytest.approx(1 / 3)}
     windows = encode_windows(AutoTokenizer.from_pretrained(tiny_backbone), [TEXT], 64, 16)
@@ -89,12 +99,7 @@ def test_the_operating_point_matches_the_sentences_every_reading_agrees_on(tiny_
 
 
 def test_a_student_learns_the_head_and_carries_its_operating_point(tiny_backbone, tmp_path):
-    documents = [DOCUMENT.model_copy(update={"doc_id": str(i)}) for i in range(8)]
-    train_student(
-        documents, tmp_path, "three readings",
-        student=StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16),
-        training=TINY_TRAINING.model_copy(update={"epochs": 1}),
-    )  # fmt: skip
+    _train(tiny_backbone, tmp_path, epochs=1)
     student = OnnxStudent(tmp_path)
     assert student.ade_threshold == student.card.ade_sentence_threshold is not None
     # The setting overrides the card: 0 gates nothing, 1 every ADE mention.
@@ -108,12 +113,7 @@ def test_a_student_learns_the_head_and_carries_its_operating_point(tiny_backbone
 
 
 def test_a_student_without_the_head_gates_nothing(tiny_backbone, tmp_path):
-    documents = [DOCUMENT.model_copy(update={"doc_id": str(i)}) for i in range(8)]
-    metrics = train_student(
-        documents, tmp_path, "three readings",
-        student=StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16),
-        training=TINY_TRAINING.model_copy(update={"epochs": 1, "sentence_head": False}),
-    )  # fmt: skip
+    metrics = _train(tiny_backbone, tmp_path, epochs=1, sentence_head=False)
     assert metrics.epochs[0].sentence_loss is None
     student = OnnxStudent(tmp_path)
     assert student.card.ade_sentence_threshold is None
@@ -123,15 +123,10 @@ def test_a_student_without_the_head_gates_nothing(tiny_backbone, tmp_path):
 
 
 def test_the_heads_loss_weight_sets_how_much_the_head_learns(tiny_backbone, tmp_path):
-    documents = [DOCUMENT.model_copy(update={"doc_id": str(i)}) for i in range(8)]
-
     def head_losses(weight: float) -> list[float]:
-        metrics = train_student(
-            documents, tmp_path / str(weight), "three readings",
-            student=StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16),
-            training=TINY_TRAINING.model_copy(
-                update={"epochs": 3, "sentence_loss_weight": weight}),
-        )  # fmt: skip
+        metrics = _train(
+            tiny_backbone, tmp_path / str(weight), epochs=3, sentence_loss_weight=weight
+        )
         return [epoch.sentence_loss for epoch in metrics.epochs]
 
     untaught, taught = head_losses(0.0), head_losses(1.0)
