@@ -273,8 +273,8 @@ def _coded(entity_type: EntityType, text: str) -> tuple[Code, ...]:
 
 
 def with_codes(annotations: Annotations) -> Annotations:
-    """Every entity (in pairs too) given its codes, in place: a copy of each entity cost the
-    worker more than looking its codes up (5 us against 0.5, at 60-100 entities a note)."""
+    """Every entity (in pairs too) given its codes, in place: a pydantic copy of each entity
+    cost 5 us against 0.5 to set the field, at 60-100 entities a note."""
     paired = [entity for pair in annotations.ade_pairs for entity in (pair.drug, pair.effect)]
     for entity in [*annotations.entities, *paired]:
         entity.codes = list(_coded(entity.type, entity.text))
