@@ -67,14 +67,15 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
     assert (run_dir / "weights" / "config.json").is_file()
     assert (run_dir / "model.onnx").is_file()
 
-    # Several teachers' labels: the recipe that distilled best, the teacher's likely errors
-    # left out first, unless the settings name a fold count.
+    # Several teachers' labels: the recipe that distilled best (the sentence head's loss
+    # weighted down), unless the settings name the weight.
     several = tmp_path / "several"
     run("train", "--labels", str(labels), "--labels", str(labels), "--output", str(several))
-    assert json.loads((several / "config.json").read_text())["training"]["label_error_folds"] == 2
-    monkeypatch.setenv("CLINSTREAM_TRAIN_LABEL_ERROR_FOLDS", "0")
-    assert several_teachers_training(TrainingSettings()).label_error_folds == 0
-    monkeypatch.delenv("CLINSTREAM_TRAIN_LABEL_ERROR_FOLDS")
+    trained_with = json.loads((several / "config.json").read_text())["training"]
+    assert (trained_with["sentence_loss_weight"], trained_with["label_error_folds"]) == (0.3, 0)
+    monkeypatch.setenv("CLINSTREAM_TRAIN_SENTENCE_LOSS_WEIGHT", "1.0")
+    assert several_teachers_training(TrainingSettings()).sentence_loss_weight == 1.0
+    monkeypatch.delenv("CLINSTREAM_TRAIN_SENTENCE_LOSS_WEIGHT")
 
     run("export", str(run_dir), "--repository", str(repo))
     assert ModelRepository(repo, "student").versions() == [1]
