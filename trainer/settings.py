@@ -80,7 +80,8 @@ class TrainingSettings(BaseSettings):
         1.0,
         gt=0,
         description="Weight of the sentence head's loss beside the token labels' (1: equal). "
-        "The head's loss cost the token labels 1.5 points of relation ADE at 1 (stop 34).",
+        "The head's loss cost the token labels 1.5 points of relation ADE at 1 (stop 34); "
+        "unset, `clinstream train` given several --labels uses 0.3 (trainer/distil.py).",
     )
     label_error_folds: int = Field(
         0,
