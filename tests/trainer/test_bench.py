@@ -148,6 +148,12 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     assert "| ADE dev, relation sentences | learned, LLM-written | 1.000 | 1.000 | 1.000 |" in table
     assert "Training: at most 2 epochs, batch 8" in table
     assert f"backbone {tiny_backbone}." in table
+    # A student of several prompts trains as `clinstream train` given several --labels.
+    weights = {run: json.loads((tmp_path / "work" / run / "config.json").read_text())
+               ["training"]["sentence_loss_weight"]
+               for run in ("ade-gpt41nano_direct", "ade-label-model-of-3-prompts")}  # fmt: skip
+    assert weights == {"ade-gpt41nano_direct": 1.0, "ade-label-model-of-3-prompts": 0.3}
+    assert "the sentence head's loss weight 0.3." in table
     # The sentence head gates the student's ADE mentions; the curve starts with none gated.
     assert direct.operating_point is not None
     assert direct.ade_curve[0].threshold == 0

@@ -14,7 +14,7 @@ from models.settings import InferenceSettings, StudentSettings
 from models.spans import Annotations
 from trainer.bench.runs import device_name, recipe, trained
 from trainer.corpora import CorpusFormat, Document, read_corpus
-from trainer.distil import distil_student, held_out
+from trainer.distil import distil_student, held_out, several_teachers_training
 from trainer.evaluate import SCORED_TYPES, Report, Score, evaluate
 from trainer.pairs import fit_pair_model, pairing_on_gold_mentions, repaired
 from trainer.sentence_gate import THRESHOLDS
@@ -154,7 +154,15 @@ def run_llm_teacher_benchmark(
         ]
         fit, stop = held_out(labelled, seed)
         run = workdir / ("ade-" + re.sub(r"\W+", "-", name))
-        metrics = trained(run, resume, partial(distil_student, fit, run, teacher.version, dev=stop))
+        training = TrainingSettings()
+        if len(settings.prompts) > 1:  # as `clinstream train` given several --labels
+            training = several_teachers_training(training)
+        metrics = trained(
+            run,
+            resume,
+            partial(distil_student, fit, run, teacher.version, dev=stop, training=training),
+            training,
+        )
         dev_teacher = RecordedTeacher(
             settings.model_copy(update={"answers": ade / "dev.jsonl"}), teacher.label_model
         )
@@ -306,5 +314,11 @@ def llm_table(summary: LlmSummary) -> str:
             lines.append(
                 f"| {corpus} | {method} | {score.p:.3f} | {score.r:.3f} | {score.f1:.3f} |"
             )
-    lines += ["", f"Training: {recipe(summary.training, summary.student)}."]
+    several = several_teachers_training(summary.training)
+    lines += [
+        "",
+        f"Training: {recipe(summary.training, summary.student)}. Students of several prompts "
+        f"train as `clinstream train` given several --labels: the sentence head's loss weight "
+        f"{several.sentence_loss_weight}.",
+    ]
     return "\n".join(lines) + "\n"

@@ -14,11 +14,18 @@ from trainer.train import RunMetrics
 FINISHED_FILE = "bench-finished.json"
 
 
-def trained(run: Path, resume: bool, train: Callable[[], RunMetrics]) -> RunMetrics:
-    """Train into `run`; with `resume`, keep the student an earlier bench finished there with
-    the same settings, so a benchmark cut short (hours of training on CPU) goes on from there."""
+def trained(
+    run: Path,
+    resume: bool,
+    train: Callable[[], RunMetrics],
+    training: TrainingSettings | None = None,
+) -> RunMetrics:
+    """Train into `run` (with `training`, unset: the settings'); with `resume`, keep the student
+    an earlier bench finished there with the same settings, so a benchmark cut short (hours of
+    training on CPU) goes on from there."""
+    training = training or TrainingSettings()
     settings = {"student": StudentSettings().model_dump(mode="json"),
-                "training": TrainingSettings().model_dump(mode="json")}  # fmt: skip
+                "training": training.model_dump(mode="json")}  # fmt: skip
     finished = run / FINISHED_FILE
     if resume and finished.exists():
         saved = json.loads(finished.read_text())
@@ -36,13 +43,14 @@ def recipe(training: TrainingSettings, student: StudentSettings) -> str:
     default = student.backbone == DEFAULT_BACKBONE
     backbone = "MiniLM-L6 (the default)" if default else student.backbone
     targets = "soft targets" if training.soft_targets else "hard targets"
+    head = f"on (loss weight {training.sentence_loss_weight})" if training.sentence_head else "off"
     return (
         f"at most {training.epochs} epochs, batch {training.batch_size}, learning rate "
         f"{training.learning_rate}, {training.loss.replace('_', ' ')} on {targets}, class "
         f"weight power {training.class_weight_power}, {training.self_training_rounds} "
         f"self-training rounds, O-token keep {training.o_token_keep}, "
         f"{training.label_error_folds} label-error folds, sentence head "
-        f"{'on' if training.sentence_head else 'off'}, backbone {backbone}"
+        f"{head}, backbone {backbone}"
     )
 
 
