@@ -8,8 +8,7 @@ from typer.testing import CliRunner
 from streams.ops.cli import app
 from streams.ops.demo_corpus import demo_notes
 from streams.repository import ModelRepository
-from trainer.distil import several_teachers_training
-from trainer.settings import TrainingSettings
+from trainer.distil import teachers_training
 from trainer.teachers.lexicon import LexiconTeacher
 
 
@@ -74,7 +73,7 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
     trained_with = json.loads((several / "config.json").read_text())["training"]
     assert (trained_with["sentence_loss_weight"], trained_with["label_error_folds"]) == (0.3, 0)
     monkeypatch.setenv("CLINSTREAM_TRAIN_SENTENCE_LOSS_WEIGHT", "1.0")
-    assert several_teachers_training(TrainingSettings()).sentence_loss_weight == 1.0
+    assert teachers_training(3).sentence_loss_weight == 1.0
     monkeypatch.delenv("CLINSTREAM_TRAIN_SENTENCE_LOSS_WEIGHT")
 
     run("export", str(run_dir), "--repository", str(repo))

@@ -14,7 +14,7 @@ from models.settings import InferenceSettings, StudentSettings
 from models.spans import Annotations
 from trainer.bench.runs import device_name, recipe, trained
 from trainer.corpora import CorpusFormat, Document, read_corpus
-from trainer.distil import distil_student, held_out, several_teachers_training
+from trainer.distil import distil_student, held_out, teachers_training
 from trainer.evaluate import SCORED_TYPES, Report, Score, evaluate
 from trainer.pairs import fit_pair_model, pairing_on_gold_mentions, repaired
 from trainer.sentence_gate import THRESHOLDS
@@ -154,9 +154,7 @@ def run_llm_teacher_benchmark(
         ]
         fit, stop = held_out(labelled, seed)
         run = workdir / ("ade-" + re.sub(r"\W+", "-", name))
-        training = TrainingSettings()
-        if len(settings.prompts) > 1:  # as `clinstream train` given several --labels
-            training = several_teachers_training(training)
+        training = teachers_training(len(settings.prompts))  # as `clinstream train`'s
         metrics = trained(
             run,
             resume,
@@ -314,7 +312,7 @@ def llm_table(summary: LlmSummary) -> str:
             lines.append(
                 f"| {corpus} | {method} | {score.p:.3f} | {score.r:.3f} | {score.f1:.3f} |"
             )
-    several = several_teachers_training(summary.training)
+    several = teachers_training(len(ADE_PROMPTS))
     lines += [
         "",
         f"Training: {recipe(summary.training, summary.student)}. Students of several prompts "

@@ -62,9 +62,8 @@ def train(
 ) -> None:
     """Train a student from teacher labels or gold; writes weights, tokenizer, ONNX, metrics."""
     from trainer.batch import read_documents, read_votes
-    from trainer.distil import distil_student, held_out, several_teachers_training
+    from trainer.distil import distil_student, held_out, teachers_training
     from trainer.evaluate import OUR_TYPES, SCORED_TYPES
-    from trainer.settings import TrainingSettings
     from trainer.train import train_student
 
     if (not labels) == (gold is None):
@@ -77,11 +76,9 @@ def train(
         dev_format = dev_format or corpus_format
         dev_documents = read_documents(dev, dev_format)
         dev_types = SCORED_TYPES.get(dev_format, OUR_TYPES)
-    training = TrainingSettings()
+    training = teachers_training(len(labels or []))
     if labels and dev is None:
         documents, dev_documents = held_out(documents, training.seed)
-    if labels and len(labels) > 1:
-        training = several_teachers_training(training)
     fit = distil_student if labels else train_student
     metrics = fit(
         documents, output, source, dev=dev_documents, dev_types=dev_types, training=training
