@@ -35,7 +35,7 @@ def with_doubtful_words(
     order = list(range(len(documents)))
     random.Random(training.seed).shuffle(order)
     fold_of = {index: position % folds for position, index in enumerate(order)}
-    quick = training.model_copy(update={"epochs": training.label_error_epochs})
+    quick = training.model_copy(update={"epochs": training.label_error_epochs, "soup_seeds": []})
     given: list[list[int]] = [[] for _ in documents]
     probabilities: list[np.ndarray] = [np.zeros((0, len(LABELS))) for _ in documents]
     word_offsets: list[list[tuple[int, int]]] = [[] for _ in documents]

@@ -83,6 +83,13 @@ class TrainingSettings(BaseSettings):
         "The head's loss cost the token labels 1.5 points of relation ADE at 1 (stop 34); "
         "unset, `clinstream train` given several --labels uses 0.3 (trainer/distil.py).",
     )
+    soup_seeds: list[int] = Field(
+        default_factory=list,
+        description="Data-order seeds of more students, each fitted from the same initialisation "
+        "(`seed`) as the first, whose weights are then averaged with it (a uniform model soup, "
+        "Wortsman et al. 2022); each costs one more training. Unset, `clinstream train` given "
+        "several --labels uses [5] (trainer/distil.py).",
+    )
     label_error_folds: int = Field(
         0,
         ge=0,

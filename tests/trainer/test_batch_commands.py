@@ -67,14 +67,19 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
     assert (run_dir / "model.onnx").is_file()
 
     # Several teachers' labels: the recipe that distilled best (the sentence head's loss
-    # weighted down), unless the settings name the weight.
+    # weighted down, a soup of two students), unless the settings name their own.
     several = tmp_path / "several"
     run("train", "--labels", str(labels), "--labels", str(labels), "--output", str(several))
     trained_with = json.loads((several / "config.json").read_text())["training"]
     assert (trained_with["sentence_loss_weight"], trained_with["label_error_folds"]) == (0.3, 0)
+    assert trained_with["soup_seeds"] == [5]
+    members = json.loads((several / "metrics.json").read_text())["epochs"]
+    assert [epoch["member"] for epoch in members] == [0, 0, 1, 1]
     monkeypatch.setenv("CLINSTREAM_TRAIN_SENTENCE_LOSS_WEIGHT", "1.0")
-    assert teachers_training(3).sentence_loss_weight == 1.0
+    monkeypatch.setenv("CLINSTREAM_TRAIN_SOUP_SEEDS", "[]")
+    assert (teachers_training(3).sentence_loss_weight, teachers_training(3).soup_seeds) == (1.0, [])
     monkeypatch.delenv("CLINSTREAM_TRAIN_SENTENCE_LOSS_WEIGHT")
+    monkeypatch.delenv("CLINSTREAM_TRAIN_SOUP_SEEDS")
 
     run("export", str(run_dir), "--repository", str(repo))
     assert ModelRepository(repo, "student").versions() == [1]

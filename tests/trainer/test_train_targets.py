@@ -4,6 +4,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+import trainer.train as train_module
 from models.labels import IGNORE_INDEX, LABEL_TO_ID, LABELS, OUTSIDE, EntityType
 from models.settings import StudentSettings
 from models.spans import Annotations, Entity
@@ -12,7 +13,7 @@ from tests.conftest import TINY_TRAINING
 from trainer.corpora import Document
 from trainer.settings import TrainingSettings
 from trainer.targets import loss, target_distributions
-from trainer.train import _epoch_order, train_student
+from trainer.train import _epoch_order, fit_model, train_student
 
 TEXT = "severe rash after amoxicillin"
 
@@ -133,6 +134,43 @@ def test_a_student_trains_on_soft_targets_with_generalised_cross_entropy(
     )  # fmt: skip
     assert len(metrics.epochs) == 2
     assert all(0 < epoch.train_loss < 1 / 0.7 for epoch in metrics.epochs)
+
+
+def test_a_soup_averages_students_of_one_start_and_other_data_orders(
+    tiny_backbone, teacher, monkeypatch
+):
+    # Distinct texts of one length: length-grouped batches still come in the seed's order.
+    drugs = ("Amoxicillin", "Lisinopril", "Metformin", "Ibuprofen", "Warfarin", "Aspirin")
+    texts = [f"{drug} caused a rash." for drug in drugs]
+    documents = [Document(doc_id=str(n), text=t, labels=teacher.label(t))
+                 for n, t in enumerate(texts)]  # fmt: skip
+    student = StudentSettings(backbone=str(tiny_backbone), max_length=64, stride=16)
+    members = []
+    fit_one = train_module._fit
+
+    def fit_and_keep(model, *args):
+        fitted = fit_one(model, *args)
+        members.append({k: v.clone() for k, v in model.state_dict().items()})
+        return fitted
+
+    monkeypatch.setattr(train_module, "_fit", fit_and_keep)
+
+    def soup(*seeds: int):
+        members.clear()
+        training = TINY_TRAINING.model_copy(
+            update={"epochs": 1, "batch_size": 2, "soup_seeds": list(seeds)}
+        )
+        return fit_model(documents, None, {}, student, training)
+
+    soup(TINY_TRAINING.seed)  # a second student of the same order: the same start, same weights
+    assert all(torch.equal(members[0][k], members[1][k]) for k in members[0])
+
+    fitted = soup(5)
+    assert [epoch.member for epoch in fitted.epochs] == [0, 1]
+    averaged = fitted.model.state_dict()
+    name = "classifier.weight"
+    assert not torch.equal(members[0][name], members[1][name])
+    assert torch.allclose(averaged[name], (members[0][name] + members[1][name]) / 2)
 
 
 def test_length_grouped_batches_cover_every_window_with_less_padding():

@@ -317,6 +317,7 @@ def llm_table(summary: LlmSummary) -> str:
         "",
         f"Training: {recipe(summary.training, summary.student)}. Students of several prompts "
         f"train as `clinstream train` given several --labels: the sentence head's loss weight "
-        f"{several.sentence_loss_weight}.",
+        f"{several.sentence_loss_weight}, weights averaged over students of data-order seeds "
+        f"{[several.seed, *several.soup_seeds]}.",
     ]
     return "\n".join(lines) + "\n"
