@@ -34,11 +34,13 @@ def decode_windows(
     probabilities: np.ndarray,
     pair_model: PairModel | None = None,
     ade_threshold: float | None = None,
+    ade_needs_drug: bool = False,
 ) -> list[Annotations]:
     """Output probabilities per window token -> annotations per note, at note offsets.
 
     With the sentence head and an `ade_threshold`, an ADE mention is kept only in a sentence
-    whose words' mean probability of reporting an adverse event reaches it.
+    whose words' mean probability of reporting an adverse event reaches it; with
+    `ade_needs_drug`, only in a note where a drug is found too.
     """
     spans_by_note, probabilities_by_note = word_probabilities(texts, windows, probabilities)
     paths = best_label_paths([p[:, : len(LABELS)] for p in probabilities_by_note])
@@ -55,6 +57,8 @@ def decode_windows(
                 for e in entities
                 if e.type != EntityType.ADE or reporting[sentence_of(e.start)] >= ade_threshold
             ]
+        if ade_needs_drug and not any(e.type == EntityType.DRUG for e in entities):
+            entities = [e for e in entities if e.type != EntityType.ADE]
         annotations.append(annotate(text, entities, pair_model))
     return annotations
 

@@ -140,7 +140,12 @@ class OnnxStudent:
             self._local.tokenizer = copy.deepcopy(self.tokenizer)
         windows = encode_windows(self._local.tokenizer, texts, self.card.max_length, self.stride)
         return decode_windows(
-            texts, windows, self._window_probabilities(windows), self.pair_model, self.ade_threshold
+            texts,
+            windows,
+            self._window_probabilities(windows),
+            self.pair_model,
+            self.ade_threshold,
+            self.settings.ade_needs_drug,
         )
 
     def _window_probabilities(self, windows: Windows) -> np.ndarray:

@@ -103,3 +103,9 @@ class InferenceSettings(BaseSettings):
         "adverse event with at least this probability; unset: the card's operating point "
         "(chosen on held-out teacher labels); 0: keep every ADE mention.",
     )
+    ade_needs_drug: bool = Field(
+        True,
+        description="Keep an ADE mention only in a note that names a drug: an adverse drug "
+        "event with no drug cannot be reported. On ADE Corpus dev (all sentences, gated) it "
+        "lifted the students' ADE precision by 2.2-4.0 points for 0-0.4 of recall.",
+    )

@@ -1,8 +1,13 @@
 """label -> train -> export -> extract -> evaluate, through the `clinstream` command."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from streams.ops.cli import app
@@ -118,3 +123,31 @@ def test_train_from_gold_with_a_dev_set_stops_early(tmp_path, tiny_backbone, mon
     assert metrics["source"] == "gold"
     assert len(metrics["epochs"]) < 6
     assert all(epoch["dev_strict_micro_f1"] is not None for epoch in metrics["epochs"])
+
+
+def test_training_again_in_another_process_writes_the_same_weights(
+    tmp_path, notes_file, tiny_backbone
+):
+    """Figures in the README are reproducible: the same command twice, in fresh processes
+    with their own hash seeds, trains a bit-identical soup."""
+    notes_path, _ = notes_file
+    labels = tmp_path / "labels.jsonl"
+    run("label", "--teacher", "lexicon", "--input", str(notes_path), "--output", str(labels))
+    weights = []
+    for hash_seed in ("1", "2"):
+        output = tmp_path / f"run-{hash_seed}"
+        env = os.environ | {
+            "PYTHONHASHSEED": hash_seed,
+            "CLINSTREAM_DATA_DIR": str(tmp_path / "data"),
+            "CLINSTREAM_STUDENT_BACKBONE": str(tiny_backbone),
+            "CLINSTREAM_STUDENT_MAX_LENGTH": "64",
+            "CLINSTREAM_TRAIN_EPOCHS": "2",
+        }
+        subprocess.run(
+            [sys.executable, "-c", "from streams.ops.cli import app; app()", "train",
+             "--labels", str(labels), "--labels", str(labels), "--output", str(output)],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        weights.append(load_file(output / "weights" / "model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])

@@ -87,6 +87,19 @@ def test_ade_mentions_are_kept_only_in_sentences_that_reach_the_threshold(tiny_b
     assert none_gated == ungated
 
 
+def test_an_ade_mention_is_kept_only_in_a_note_that_names_a_drug(tiny_backbone):
+    windows, outputs = _probabilities(tiny_backbone, (0.9, 0.9))
+    (drugless,) = decode_windows([TEXT], windows, outputs, ade_needs_drug=True)
+    assert drugless.entities == []
+    for position, (start, _end) in enumerate(windows.offsets[0]):
+        if windows.word_ids[0][position] is not None and AMOXICILLIN[0] <= start < AMOXICILLIN[1]:
+            outputs[0, position, LABEL_TO_ID["B-ADE"]] = 0
+            outputs[0, position, LABEL_TO_ID["B-DRUG"]] = 1
+    (named,) = decode_windows([TEXT], windows, outputs, ade_needs_drug=True)
+    assert named == decode_windows([TEXT], windows, outputs)[0]
+    assert {e.type for e in named.entities} == {EntityType.ADE, EntityType.DRUG}
+
+
 def test_the_operating_point_matches_the_sentences_every_reading_agrees_on(tiny_backbone):
     # The head is sure of sentence 0 (all readings) and half sure of sentence 1 (one of three):
     # a threshold above 0.5 keeps only what the readings agree on.
