@@ -57,10 +57,18 @@ def decode_windows(
                 for e in entities
                 if e.type != EntityType.ADE or reporting[sentence_of(e.start)] >= ade_threshold
             ]
-        if ade_needs_drug and not any(e.type == EntityType.DRUG for e in entities):
-            entities = [e for e in entities if e.type != EntityType.ADE]
+        if ade_needs_drug:
+            entities = drugless_ade_dropped(entities)
         annotations.append(annotate(text, entities, pair_model))
     return annotations
+
+
+def drugless_ade_dropped(entities: list[Entity]) -> list[Entity]:
+    """An adverse *drug* event needs a drug: a note's ADE mentions go where it names none.
+    On ADE Corpus dev, 3 of a student's 629 such mentions were gold ADEs."""
+    if any(e.type == EntityType.DRUG for e in entities):
+        return entities
+    return [e for e in entities if e.type != EntityType.ADE]
 
 
 def word_probabilities(

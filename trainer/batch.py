@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from models.decoding import drugless_ade_dropped
 from models.messages import Extraction, content_hash
 from models.spans import Annotations
 from trainer.combine import vote
@@ -59,10 +60,13 @@ def read_labels(path: Path) -> list[Document]:
     return documents
 
 
-def read_votes(paths: list[Path], min_votes: int | None = None) -> list[Document]:
+def read_votes(
+    paths: list[Path], min_votes: int | None = None, ade_needs_drug: bool = False
+) -> list[Document]:
     """Label files of several teachers over the same texts -> one set of training documents,
     each span kept where at least `min_votes` teachers have it, each teacher's own labels kept
-    as a reading (the sentence head learns their agreement).
+    as a reading (the sentence head learns their agreement). With `ade_needs_drug`, a
+    teacher's ADE mentions count only in a note where that teacher names a drug.
 
     Default: one teacher (the union). Its student with the sentence gate had the best ADE F1 on
     all ADE Corpus dev sentences and, with no gate, on relation sentences (bench/llm-teachers.md).
@@ -81,6 +85,11 @@ def read_votes(paths: list[Path], min_votes: int | None = None) -> list[Document
         if any(reading.text != readings[0].text for reading in readings):
             raise ValueError(f"note {doc_id} has a different text in two label files")
         labels = [reading.labels for reading in readings]
+        if ade_needs_drug:
+            labels = [
+                reading.model_copy(update={"entities": drugless_ade_dropped(reading.entities)})
+                for reading in labels
+            ]
         documents.append(
             Document(doc_id=doc_id, text=readings[0].text,
                      labels=vote(readings[0].text, labels, votes), readings=labels)

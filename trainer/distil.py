@@ -6,6 +6,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
+from models.decoding import drugless_ade_dropped
 from models.labels import EntityType
 from models.network import load_student
 from models.settings import StudentSettings
@@ -62,6 +63,9 @@ def distil_student(
     """
     student = student or StudentSettings()
     training = training or TrainingSettings()
+    if training.ade_needs_drug:
+        documents = [with_drugless_ade_dropped(doc) for doc in documents]
+        dev = dev and [with_drugless_ade_dropped(doc) for doc in dev]
     if training.label_error_folds >= 2:
         documents = with_doubtful_words(documents, student, training)
     metrics = train_student(documents, output_dir, source, dev, dev_types, student, training)
@@ -78,6 +82,16 @@ def distil_student(
             documents, output_dir, f"{source}+self-training", dev, dev_types, student, training
         )
     return metrics
+
+
+def with_drugless_ade_dropped(document: Document) -> Document:
+    """The labels and each reading without ADE mentions where they name no drug."""
+
+    def dropped(labels: Annotations) -> Annotations:
+        return labels.model_copy(update={"entities": drugless_ade_dropped(labels.entities)})
+
+    readings = document.readings and [dropped(reading) for reading in document.readings]
+    return document.model_copy(update={"labels": dropped(document.labels), "readings": readings})
 
 
 def with_confident_additions(document: Document, found: list[Entity], threshold: float) -> Document:

@@ -9,7 +9,8 @@ from streams.ops.demo_corpus import demo_notes
 from streams.repository import ModelRepository
 from tests.conftest import TINY_TRAINING
 from trainer.corpora import Document
-from trainer.distil import distil_student, with_confident_additions
+from trainer.distil import distil_student, with_confident_additions, with_drugless_ade_dropped
+from trainer.settings import TrainingSettings
 from trainer.targets import sample_outside
 
 
@@ -76,6 +77,19 @@ def test_confident_additions_never_overlap_a_teacher_mention():
     ]
     merged = with_confident_additions(document, found, threshold=0.9)
     assert [(e.start, e.end) for e in merged.labels.entities] == [(0, 4), (11, 22)]
+
+
+def test_a_notes_adverse_effects_are_dropped_from_labels_naming_no_drug():
+    text = "rash after amoxicillin"
+    rash = Entity(type=EntityType.ADE, start=0, end=4, text="rash", confidence=1.0)
+    drug = Entity(type=EntityType.DRUG, start=11, end=22, text="amoxicillin", confidence=1.0)
+    alone = Annotations(entities=[rash], ade_pairs=[])
+    named = Annotations(entities=[rash, drug], ade_pairs=[])
+    document = Document(doc_id="n", text=text, labels=named, readings=[named, alone])
+    kept = with_drugless_ade_dropped(document)
+    assert kept.labels == named
+    assert [[e.text for e in r.entities] for r in kept.readings] == [["rash", "amoxicillin"], []]
+    assert TrainingSettings().ade_needs_drug
 
 
 def test_outside_sampling_ignores_only_o_tokens():

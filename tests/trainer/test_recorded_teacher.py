@@ -108,6 +108,11 @@ def test_label_writes_a_labels_file_and_train_files_vote(recording, tmp_path, mo
                                                           "aspirin"]  # fmt: skip
     (majority,) = read_votes(files, min_votes=2)
     assert [e.text for e in majority.labels.entities] == ["Rash", "amoxicillin"]
+    # Prompt c names no drug: its adverse effects are left out of its reading and the vote.
+    (needing,) = read_votes(files, ade_needs_drug=True)
+    assert [e.text for e in needing.labels.entities] == ["Rash", "amoxicillin", "aspirin"]
+    assert needing.readings[2].entities == []
+    assert needing.readings[:2] == combined.readings[:2]
     assert combined.readings == RecordedTeacher(
         RecordedSettings(answers=recording, prompts=["a", "b", "c"])
     ).readings(TEXT)

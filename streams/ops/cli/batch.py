@@ -68,7 +68,12 @@ def train(
 
     if (not labels) == (gold is None):
         raise typer.BadParameter("give --labels (one or more) or --gold")
-    documents = read_votes(labels, min_votes) if labels else read_documents(gold, corpus_format)
+    training = teachers_training(len(labels or []))
+    documents = (
+        read_votes(labels, min_votes, training.ade_needs_drug)
+        if labels
+        else read_documents(gold, corpus_format)
+    )
     source = "gold" if gold else "teacher labels"
     dev_documents = None
     dev_types = OUR_TYPES
@@ -76,7 +81,6 @@ def train(
         dev_format = dev_format or corpus_format
         dev_documents = read_documents(dev, dev_format)
         dev_types = SCORED_TYPES.get(dev_format, OUR_TYPES)
-    training = teachers_training(len(labels or []))
     if labels and dev is None:
         documents, dev_documents = held_out(documents, training.seed)
     fit = distil_student if labels else train_student
