@@ -44,13 +44,18 @@ def recipe(training: TrainingSettings, student: StudentSettings) -> str:
     backbone = "MiniLM-L6 (the default)" if default else student.backbone
     targets = "soft targets" if training.soft_targets else "hard targets"
     head = f"on (loss weight {training.sentence_loss_weight})" if training.sentence_head else "off"
+    ade = (
+        "ADE labels only where the teacher names a drug"
+        if training.ade_needs_drug
+        else "all ADE labels"
+    )
     return (
         f"at most {training.epochs} epochs, batch {training.batch_size}, learning rate "
         f"{training.learning_rate}, {training.loss.replace('_', ' ')} on {targets}, class "
         f"weight power {training.class_weight_power}, {training.self_training_rounds} "
         f"self-training rounds, O-token keep {training.o_token_keep}, "
-        f"{training.label_error_folds} label-error folds, sentence head "
-        f"{head}, backbone {backbone}"
+        f"{training.label_error_folds} label-error folds, {ade}, sentence head {head}, "
+        f"backbone {backbone}"
     )
 
 
