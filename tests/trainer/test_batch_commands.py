@@ -78,6 +78,7 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
     trained_with = json.loads((several / "config.json").read_text())["training"]
     assert (trained_with["sentence_loss_weight"], trained_with["label_error_folds"]) == (0.3, 0)
     assert trained_with["soup_seeds"] == [5]
+    assert trained_with["ade_needs_drug"] is True  # a teacher's drugless ADE mentions left out
     members = json.loads((several / "metrics.json").read_text())["epochs"]
     assert [epoch["member"] for epoch in members] == [0, 0, 1, 1]
     monkeypatch.setenv("CLINSTREAM_TRAIN_SENTENCE_LOSS_WEIGHT", "1.0")
