@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from models.decoding import drugless_ade_dropped
+from models.decoding import without_drugless_ade
 from models.messages import Extraction, content_hash
 from models.spans import Annotations
 from trainer.combine import vote
@@ -86,10 +86,7 @@ def read_votes(
             raise ValueError(f"note {doc_id} has a different text in two label files")
         labels = [reading.labels for reading in readings]
         if ade_needs_drug:
-            labels = [
-                reading.model_copy(update={"entities": drugless_ade_dropped(reading.entities)})
-                for reading in labels
-            ]
+            labels = [without_drugless_ade(reading) for reading in labels]
         documents.append(
             Document(doc_id=doc_id, text=readings[0].text,
                      labels=vote(readings[0].text, labels, votes), readings=labels)

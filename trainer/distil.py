@@ -6,7 +6,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from models.decoding import drugless_ade_dropped
+from models.decoding import without_drugless_ade
 from models.labels import EntityType
 from models.network import load_student
 from models.settings import StudentSettings
@@ -86,12 +86,10 @@ def distil_student(
 
 def with_drugless_ade_dropped(document: Document) -> Document:
     """The labels and each reading without ADE mentions where they name no drug."""
-
-    def dropped(labels: Annotations) -> Annotations:
-        return labels.model_copy(update={"entities": drugless_ade_dropped(labels.entities)})
-
-    readings = document.readings and [dropped(reading) for reading in document.readings]
-    return document.model_copy(update={"labels": dropped(document.labels), "readings": readings})
+    readings = document.readings and [without_drugless_ade(r) for r in document.readings]
+    return document.model_copy(
+        update={"labels": without_drugless_ade(document.labels), "readings": readings}
+    )
 
 
 def with_confident_additions(document: Document, found: list[Entity], threshold: float) -> Document:
