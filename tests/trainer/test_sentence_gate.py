@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
+from models import onnx_student
 from models.decoding import decode_windows
 from models.labels import LABEL_TO_ID, LABELS, EntityType
 from models.onnx_student import OnnxStudent
@@ -123,6 +124,22 @@ def test_a_student_learns_the_head_and_carries_its_operating_point(tiny_backbone
     assert [e for e in everything.entities if e.type != EntityType.ADE] == [
         e for e in none.entities
     ]
+
+
+def test_the_student_decodes_with_the_drug_rule_its_settings_name(
+    tiny_backbone, tmp_path, monkeypatch
+):
+    _train(tiny_backbone, tmp_path, epochs=1)
+    asked = []
+
+    def decode(*args):
+        asked.append(args[-1])
+        return decode_windows(*args)
+
+    monkeypatch.setattr(onnx_student, "decode_windows", decode)
+    OnnxStudent(tmp_path).extract([TEXT])
+    OnnxStudent(tmp_path, InferenceSettings(ade_needs_drug=False)).extract([TEXT])
+    assert asked == [True, False]
 
 
 def test_a_student_without_the_head_gates_nothing(tiny_backbone, tmp_path):
