@@ -99,6 +99,13 @@ def write_made_up_corpora(root):
                     {"drug": [found[0]["start"], found[0]["end"]],
                      "effect": [found[1]["start"], found[1]["end"]]}]}  # fmt: skip
             lines.append(json.dumps(record))
+        if name == "dev":  # a sentence two prompts call an ADE though they name no drug
+            text = "Patient 99 reported a mild headache."
+            found = [span(text, "headache", "ADE")]
+            lines.append(json.dumps({"note_id": "dev-99", "text": text,
+                                     "llm": {"gpt41nano_direct": found,
+                                             "gpt41nano_enhanced": found, "gpt41nano_dspy": []},
+                                     "gold": {"entities": [], "ade_pairs": []}}))  # fmt: skip
         (root / "ade_llm" / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
 
     def phee_line(i, sentence):
@@ -136,11 +143,16 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     assert list(summary.ade) == ["gpt41nano_direct", "label model of 3 prompts"]
     direct = summary.ade["gpt41nano_direct"]
     assert direct.teacher["relation sentences"].strict["ade"].f1 == 1.0
+    # The teacher is scored as the student is: its drugless ADE left out (as answered, beside).
+    assert direct.teacher["all sentences"].strict["ade"].p == 1.0
+    assert direct.teacher_as_answered["all sentences"].strict["ade"].p == 0.8889
     assert set(direct.student) == {"relation sentences", "all sentences"}
     assert summary.phee_synthetic.sentences == 16
     table = llm_table(summary)
     assert "| gpt41nano_direct | relation sentences | ade | 1.000 (1.000) |" in table
     assert "PHEE dev, student trained on 16 LLM-written sentences alone" in table
+    ruled = "| gpt41nano_direct | all sentences | 0.889 / 1.000 / 0.941 | 1.000 / 1.000 / 1.000 |"
+    assert ruled in table
     # The learned pairing leaves out the second drug that the nearest-drug rule can pick.
     on_gold = summary.pairing_on_gold_mentions["ADE dev, relation sentences"]
     assert on_gold["learned, LLM-written"].f1 == 1.0

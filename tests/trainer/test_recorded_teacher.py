@@ -113,6 +113,13 @@ def test_label_writes_a_labels_file_and_train_files_vote(recording, tmp_path, mo
     assert [e.text for e in needing.labels.entities] == ["Rash", "amoxicillin", "aspirin"]
     assert needing.readings[2].entities == []
     assert needing.readings[:2] == combined.readings[:2]
+    # The recorded teacher given the same rule combines its prompts as training does (bench).
+    ruled = RecordedTeacher(
+        RecordedSettings(answers=recording, prompts=["a", "b", "c"], min_votes=1),
+        ade_needs_drug=True,
+    )
+    assert ruled.label_batch([TEXT]) == [needing.labels]
+    assert ruled.readings(TEXT) == needing.readings
     assert combined.readings == RecordedTeacher(
         RecordedSettings(answers=recording, prompts=["a", "b", "c"])
     ).readings(TEXT)

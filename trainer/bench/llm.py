@@ -36,7 +36,10 @@ class GatePoint(BaseModel):
 class LlmTeacherRow(BaseModel):
     """One recorded teacher and the student distilled from it, on ADE Corpus dev."""
 
+    # Scored as the student is: with its ADE mentions kept only where it names a drug when
+    # the student's inference keeps them so (CLINSTREAM_INFERENCE_ADE_NEEDS_DRUG).
     teacher: dict[View, Report]
+    teacher_as_answered: dict[View, Report] | None = None
     student: dict[View, Report]  # at the card's operating point; pairs by the learned pairing
     student_nearest_pairs: dict[View, Report]  # the same student, pairs by the nearest drug
     # The same student with no ADE mention gated, and the ADE P/R curve of its sentence head
@@ -142,11 +145,20 @@ def run_llm_teacher_benchmark(
         nearest = scored(repaired(documents, predicted, None))
         return {"learned pairing": scored(predicted), "nearest-drug pairs": nearest}
 
+    def teacher_views(
+        settings: RecordedSettings, teacher: RecordedTeacher, ade_needs_drug: bool
+    ) -> dict[View, Report]:
+        """The teacher's dev answers, combined as on train (its label model fitted there)."""
+        dev_settings = settings.model_copy(update={"answers": ade / "dev.jsonl"})
+        on_dev = RecordedTeacher(dev_settings, teacher.label_model, ade_needs_drug)
+        return views(on_dev.label_batch([d.text for d in dev]))
+
     results: dict[str, LlmTeacherRow] = {}
     chosen = llm_teachers(ade / "train.jsonl")
     for name in teachers or list(chosen):
         settings = chosen[name]
-        teacher = RecordedTeacher(settings)
+        training = teachers_training(len(settings.prompts))  # as `clinstream train`'s
+        teacher = RecordedTeacher(settings, ade_needs_drug=training.ade_needs_drug)
         labels = teacher.label_batch([d.text for d in train])
         labelled = [
             d.model_copy(update={"labels": x, "readings": teacher.readings(d.text)})
@@ -154,20 +166,17 @@ def run_llm_teacher_benchmark(
         ]
         fit, stop = held_out(labelled, seed)
         run = workdir / ("ade-" + re.sub(r"\W+", "-", name))
-        training = teachers_training(len(settings.prompts))  # as `clinstream train`'s
         metrics = trained(
             run,
             resume,
             partial(distil_student, fit, run, teacher.version, dev=stop, training=training),
             training,
         )
-        dev_teacher = RecordedTeacher(
-            settings.model_copy(update={"answers": ade / "dev.jsonl"}), teacher.label_model
-        )
         student = student_views(run, dev, views)
         gated = gate_curve(run, dev)
         results[name] = LlmTeacherRow(
-            teacher=views(dev_teacher.label_batch([d.text for d in dev])),
+            teacher=teacher_views(settings, teacher, InferenceSettings().ade_needs_drug),
+            teacher_as_answered=teacher_views(settings, teacher, False),
             student=student["learned pairing"],
             student_nearest_pairs=student["nearest-drug pairs"],
             student_ungated=views(gated[0.0]),
@@ -262,6 +271,30 @@ def _gate_lines(summary: LlmSummary) -> list[str]:
     return lines
 
 
+def _teacher_rule_lines(summary: LlmSummary) -> list[str]:
+    """Each teacher's ADE mentions as it answered and as it is scored above (the drug rule)."""
+    rows = {name: row for name, row in summary.ade.items() if row.teacher_as_answered}
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Teacher ADE mentions (strict P / R / F1) as the prompts answered, and scored as the "
+        "student is (above): kept only where the same answer names a drug:",
+        "",
+        "| teacher | view | as answered | drug rule |",
+        "|---|---|---|---|",
+    ]
+    for name, row in rows.items():
+        for view in ("relation sentences", "all sentences"):
+            raw = row.teacher_as_answered[view].strict["ade"]
+            ruled = row.teacher[view].strict["ade"]
+            lines.append(
+                f"| {name} | {view} | {raw.p:.3f} / {raw.r:.3f} / {raw.f1:.3f} "
+                f"| {ruled.p:.3f} / {ruled.r:.3f} / {ruled.f1:.3f} |"
+            )
+    return lines
+
+
 def llm_table(summary: LlmSummary) -> str:
     """Strict F1 (lenient in brackets) of each recorded teacher and its student on ADE dev;
     ADE pairs (the teacher's by the nearest drug; the student's by the learned pairing, the
@@ -290,7 +323,7 @@ def llm_table(summary: LlmSummary) -> str:
                 f"({nearest.f1:.3f}) | {100 * (s.f1 - t.f1):+.1f} "
                 f"| {t.p:.3f} / {s.p:.3f} | {training} |"
             )
-    lines += _gate_lines(summary)
+    lines += _teacher_rule_lines(summary) + _gate_lines(summary)
     phee = summary.phee_synthetic
     report = phee.report
     lines += [

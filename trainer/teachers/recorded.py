@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.decoding import annotate
+from models.decoding import annotate, without_drugless_ade
 from models.spans import Annotations
 from trainer.combine import vote
 from trainer.corpora import span_entity
@@ -50,10 +50,16 @@ class RecordedTeacher:
     name = "recorded"
 
     def __init__(
-        self, settings: RecordedSettings | None = None, label_model: LabelModel | None = None
+        self,
+        settings: RecordedSettings | None = None,
+        label_model: LabelModel | None = None,
+        ade_needs_drug: bool = False,
     ) -> None:
-        """`label_model`: one fitted on another recording (train's, to label dev with)."""
+        """`label_model`: one fitted on another recording (train's, to label dev with).
+        `ade_needs_drug`: each prompt's ADE mentions count only where it names a drug, before
+        the prompts are combined, as `clinstream train` keeps a teacher's labels."""
         self.settings = settings or RecordedSettings()
+        self.ade_needs_drug = ade_needs_drug
         if not self.settings.answers.is_file():
             raise FileNotFoundError(
                 f"{self.settings.answers} not found: set CLINSTREAM_RECORDED_ANSWERS"
@@ -93,10 +99,11 @@ class RecordedTeacher:
                 f"no recorded answer for a text of {len(text)} characters in "
                 f"{self.settings.answers.name}"
             )
-        return [
+        readings = [
             annotate(text, [span_entity(text, span) for span in recorded.get(prompt, [])])
             for prompt in self.settings.prompts
         ]
+        return [without_drugless_ade(r) for r in readings] if self.ade_needs_drug else readings
 
     def _label(self, text: str) -> Annotations:
         readings = self.readings(text)
