@@ -159,3 +159,22 @@ def test_evaluate_annotated_only_scores_the_texts_whose_gold_has_a_mention(recor
 
     assert drug_precision("--annotated-only") == 1.0  # the relation sentence alone
     assert drug_precision() == 0.5  # "Aspirin" counts against it where gold has no relation
+
+
+def test_evaluate_can_score_a_teacher_with_the_students_drug_rule(recording, monkeypatch):
+    plain = "She had a headache."
+    with recording.open("a") as lines:
+        lines.write(json.dumps({"note_id": "s2", "text": plain,
+                                "llm": {"a": [span(plain, "headache", "ADE")]},
+                                "gold": {"entities": [], "ade_pairs": []}}) + "\n")  # fmt: skip
+    monkeypatch.setenv("CLINSTREAM_RECORDED_ANSWERS", str(recording))
+    monkeypatch.setenv("CLINSTREAM_RECORDED_PROMPTS", '["a"]')
+
+    def ade_precision(*flags: str) -> float:
+        result = CliRunner().invoke(app, ["evaluate", "--gold", str(recording), "--format",
+                                          "ade_llm", "--teacher", "recorded", "--json", *flags],
+                                    catch_exceptions=False)  # fmt: skip
+        return json.loads(result.stdout)["strict"]["ade"]["p"]
+
+    assert ade_precision() == 0.5  # "headache", in a sentence that names no drug, counts
+    assert ade_precision("--ade-needs-drug") == 1.0  # left out, as the student leaves it

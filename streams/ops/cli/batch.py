@@ -250,6 +250,13 @@ def evaluate(
             "Corpus, which annotates drugs only where they take part in a relation."
         ),
     ] = False,
+    ade_needs_drug: Annotated[
+        bool,
+        typer.Option(
+            help="Keep an ADE mention only in a text where a drug is found too, as the student "
+            "does (CLINSTREAM_INFERENCE_ADE_NEEDS_DRUG): a teacher scored like-for-like."
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Entity P/R/F1 per type (strict and lenient) and ADE pair F1 against gold."""
@@ -278,6 +285,10 @@ def evaluate(
         predicted = in_chunks(teacher.value, documents, make_teacher(teacher).label_batch)
     else:
         predicted = align_predictions(documents, read_extractions(predictions))
+    if ade_needs_drug:
+        from models.decoding import without_drugless_ade
+
+        predicted = [without_drugless_ade(found) for found in predicted]
     if any(e.codes for d in documents for e in d.labels.entities):
         from models.codes import with_codes
 
