@@ -152,7 +152,7 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     assert "| gpt41nano_direct | relation sentences | ade | 1.000 (1.000) |" in table
     assert "PHEE dev, student trained on 16 LLM-written sentences alone" in table
     ruled = "| gpt41nano_direct | all sentences | 0.889 / 1.000 / 0.941 | 1.000 / 1.000 / 1.000 |"
-    assert ruled in table
+    assert ruled in table.split("as the gate's threshold")[0]
     # The learned pairing leaves out the second drug that the nearest-drug rule can pick.
     on_gold = summary.pairing_on_gold_mentions["ADE dev, relation sentences"]
     assert on_gold["learned, LLM-written"].f1 == 1.0

@@ -141,40 +141,26 @@ def test_the_recording_scores_as_its_readme_says_on_dev_relation_sentences():
     assert round(report.strict["ade"].f1, 3) == 0.673
 
 
-def test_evaluate_annotated_only_scores_the_texts_whose_gold_has_a_mention(recording, monkeypatch):
-    plain = "Aspirin was continued."
+@pytest.mark.parametrize(
+    ("text", "mention", "flags", "scored", "precision"),
+    [
+        # Alone, the relation sentence; with all, "Aspirin" counts where gold has no relation.
+        ("Aspirin was continued.", ("Aspirin", "DRUG"), ["--annotated-only"], "drug", 1.0),
+        ("Aspirin was continued.", ("Aspirin", "DRUG"), [], "drug", 0.5),
+        # "headache", where no drug is named, counts unless left out as the student leaves it.
+        ("She had a headache.", ("headache", "ADE"), [], "ade", 0.5),
+        ("She had a headache.", ("headache", "ADE"), ["--ade-needs-drug"], "ade", 1.0),
+    ],
+)
+def test_evaluate_scores_the_chosen_texts_and_mentions(
+    recording, monkeypatch, text, mention, flags, scored, precision
+):
     with recording.open("a") as lines:
-        lines.write(json.dumps({"note_id": "s2", "text": plain,
-                                "llm": {"a": [span(plain, "Aspirin", "DRUG")]},
+        lines.write(json.dumps({"note_id": "s2", "text": text, "llm": {"a": [span(text, *mention)]},
                                 "gold": {"entities": [], "ade_pairs": []}}) + "\n")  # fmt: skip
     monkeypatch.setenv("CLINSTREAM_RECORDED_ANSWERS", str(recording))
     monkeypatch.setenv("CLINSTREAM_RECORDED_PROMPTS", '["a"]')
-
-    def drug_precision(*flags: str) -> float:
-        result = CliRunner().invoke(app, ["evaluate", "--gold", str(recording), "--format",
-                                          "ade_llm", "--teacher", "recorded", "--json", *flags],
-                                    catch_exceptions=False)  # fmt: skip
-        report = json.loads(result.stdout)
-        return report["strict"]["drug"]["p"]
-
-    assert drug_precision("--annotated-only") == 1.0  # the relation sentence alone
-    assert drug_precision() == 0.5  # "Aspirin" counts against it where gold has no relation
-
-
-def test_evaluate_can_score_a_teacher_with_the_students_drug_rule(recording, monkeypatch):
-    plain = "She had a headache."
-    with recording.open("a") as lines:
-        lines.write(json.dumps({"note_id": "s2", "text": plain,
-                                "llm": {"a": [span(plain, "headache", "ADE")]},
-                                "gold": {"entities": [], "ade_pairs": []}}) + "\n")  # fmt: skip
-    monkeypatch.setenv("CLINSTREAM_RECORDED_ANSWERS", str(recording))
-    monkeypatch.setenv("CLINSTREAM_RECORDED_PROMPTS", '["a"]')
-
-    def ade_precision(*flags: str) -> float:
-        result = CliRunner().invoke(app, ["evaluate", "--gold", str(recording), "--format",
-                                          "ade_llm", "--teacher", "recorded", "--json", *flags],
-                                    catch_exceptions=False)  # fmt: skip
-        return json.loads(result.stdout)["strict"]["ade"]["p"]
-
-    assert ade_precision() == 0.5  # "headache", in a sentence that names no drug, counts
-    assert ade_precision("--ade-needs-drug") == 1.0  # left out, as the student leaves it
+    result = CliRunner().invoke(app, ["evaluate", "--gold", str(recording), "--format", "ade_llm",
+                                      "--teacher", "recorded", "--json", *flags],
+                                catch_exceptions=False)  # fmt: skip
+    assert json.loads(result.stdout)["strict"][scored]["p"] == precision

@@ -237,24 +237,35 @@ def gate_curve(run: Path, documents: list[Document]) -> dict[float, list[Annotat
 
 def _gate_lines(summary: LlmSummary) -> list[str]:
     """Each student with a sentence head: its ADE mentions gated at the operating point
-    against none gated, and the precision/recall curve on all sentences."""
+    against none gated, beside its teacher's as the prompts answered and as the student is
+    scored (the drug rule); then the precision/recall curve on all sentences."""
     gated = {name: row for name, row in summary.ade.items() if row.student_ungated}
     if not gated:
         return []
     lines = [
         "",
-        "Student ADE mentions (strict P / R / F1) with none gated, and gated by the student's "
-        "sentence head at the operating point chosen on held-out teacher labels:",
+        "ADE mentions (strict P / R / F1): the teacher as its prompts answered and with the "
+        "drug rule it is scored by above (an ADE only where the same answer names a drug); the "
+        "student with none gated, and gated by its sentence head at the operating point chosen "
+        "on held-out teacher labels:",
         "",
-        "| teacher | view | none gated | gated | operating point |",
-        "|---|---|---|---|---|",
+        "| teacher | view | teacher as answered | teacher, drug rule | student none gated "
+        "| student gated | operating point |",
+        "|---|---|---|---|---|---|---|",
     ]
+
+    def ade(reports: dict[View, Report] | None, view: View) -> str:
+        if reports is None:
+            return "–"
+        score = reports[view].strict["ade"]
+        return f"{score.p:.3f} / {score.r:.3f} / {score.f1:.3f}"
+
     for name, row in gated.items():
         for view in ("relation sentences", "all sentences"):
-            off, on = row.student_ungated[view].strict["ade"], row.student[view].strict["ade"]
             lines.append(
-                f"| {name} | {view} | {off.p:.3f} / {off.r:.3f} / {off.f1:.3f} "
-                f"| {on.p:.3f} / {on.r:.3f} / {on.f1:.3f} | {row.operating_point} |"
+                f"| {name} | {view} | {ade(row.teacher_as_answered, view)} "
+                f"| {ade(row.teacher, view)} | {ade(row.student_ungated, view)} "
+                f"| {ade(row.student, view)} | {row.operating_point} |"
             )
     lines += ["", "ADE on all sentences as the gate's threshold rises (P / R / F1):", ""]
     thresholds = [point.threshold for point in next(iter(gated.values())).ade_curve]
@@ -268,30 +279,6 @@ def _gate_lines(summary: LlmSummary) -> list[str]:
             + " | ".join(f"{x.ade.p:.2f} / {x.ade.r:.2f} / {x.ade.f1:.2f}" for x in row.ade_curve)
             + " |"
         )
-    return lines
-
-
-def _teacher_rule_lines(summary: LlmSummary) -> list[str]:
-    """Each teacher's ADE mentions as it answered and as it is scored above (the drug rule)."""
-    rows = {name: row for name, row in summary.ade.items() if row.teacher_as_answered}
-    if not rows:
-        return []
-    lines = [
-        "",
-        "Teacher ADE mentions (strict P / R / F1) as the prompts answered, and scored as the "
-        "student is (above): kept only where the same answer names a drug:",
-        "",
-        "| teacher | view | as answered | drug rule |",
-        "|---|---|---|---|",
-    ]
-    for name, row in rows.items():
-        for view in ("relation sentences", "all sentences"):
-            raw = row.teacher_as_answered[view].strict["ade"]
-            ruled = row.teacher[view].strict["ade"]
-            lines.append(
-                f"| {name} | {view} | {raw.p:.3f} / {raw.r:.3f} / {raw.f1:.3f} "
-                f"| {ruled.p:.3f} / {ruled.r:.3f} / {ruled.f1:.3f} |"
-            )
     return lines
 
 
@@ -323,7 +310,7 @@ def llm_table(summary: LlmSummary) -> str:
                 f"({nearest.f1:.3f}) | {100 * (s.f1 - t.f1):+.1f} "
                 f"| {t.p:.3f} / {s.p:.3f} | {training} |"
             )
-    lines += _teacher_rule_lines(summary) + _gate_lines(summary)
+    lines += _gate_lines(summary)
     phee = summary.phee_synthetic
     report = phee.report
     lines += [
