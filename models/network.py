@@ -13,15 +13,20 @@ SENTENCE_REPORTS_ADE = "SENTENCE-REPORTS-ADE"
 OUTPUTS: tuple[str, ...] = (*LABELS, SENTENCE_REPORTS_ADE)
 
 
-def build_student(backbone: str, sentence_head: bool = True) -> PreTrainedModel:
+def build_student(
+    backbone: str, sentence_head: bool = True, layers: int | None = None
+) -> PreTrainedModel:
     """A fresh classification head (the BIO labels, and the sentence head unless told not to)
-    on the pretrained encoder, with the output names attached."""
+    on the pretrained encoder (its lowest `layers`, unset: all), with the output names
+    attached."""
     # Its load report lists the new head and unused pooler as missing/unexpected: expected here.
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
     outputs = OUTPUTS if sentence_head else LABELS
+    depth = {"num_hidden_layers": layers} if layers else {}
     return load_student(
         backbone,
+        **depth,
         num_labels=len(outputs),
         id2label=dict(enumerate(outputs)),
         label2id={output: index for index, output in enumerate(outputs)},

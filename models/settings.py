@@ -24,6 +24,12 @@ class StudentSettings(BaseSettings):
         description="Tokens shared by consecutive windows (16 rather than 32: 12% fewer tokens "
         "for 0.3 points of F1, README Performance).",
     )
+    layers: int | None = Field(
+        None,
+        ge=1,
+        description="Encoder layers a new student keeps, the backbone's lowest; unset: all. "
+        "Fewer run faster (README Performance).",
+    )
 
 
 class CodeSettings(BaseSettings):

@@ -154,7 +154,7 @@ def fit_model(
     best_epochs: list[int] = []
     for member, order_seed in enumerate([training.seed, *training.soup_seeds]):
         _seed_everything(training.seed)
-        model = build_student(student.backbone, training.sentence_head).to(device)
+        model = build_student(student.backbone, training.sentence_head, student.layers).to(device)
         epochs, best_epoch = _fit(
             model, data, dev, dev_types, student, training, device, order_seed
         )

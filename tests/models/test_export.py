@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import numpy as np
@@ -9,9 +10,12 @@ from models.card import ONNX_FILE, StudentCard
 from models.export import export_student, quantize_student
 from models.network import build_student
 from models.onnx_student import OnnxStudent, balanced_shares
-from models.settings import ExportSettings, InferenceSettings, Precision
-from streams.ops.demo_corpus import long_demo_note
+from models.settings import ExportSettings, InferenceSettings, Precision, StudentSettings
+from streams.ops.demo_corpus import demo_notes, long_demo_note
+from trainer.corpora import Document
 from trainer.evaluate import MICRO, evaluate
+from trainer.settings import TrainingSettings
+from trainer.train import WEIGHTS_DIR, train_student
 
 
 def test_onnx_matches_torch_on_padded_batches_of_other_shapes(
@@ -96,3 +100,23 @@ def test_notes_are_shared_out_by_length():
     assert balanced_shares([5, 1, 1, 1, 1, 1], 2) == [[0], [1, 2, 3, 4, 5]]
     assert balanced_shares([1, 2], 4) == [[1], [0]]
     assert balanced_shares([], 2) == []
+
+
+def test_a_student_of_fewer_layers_keeps_the_backbones_lowest(tiny_backbone, teacher, tmp_path):
+    full, shallow = build_student(str(tiny_backbone)), build_student(str(tiny_backbone), layers=1)
+    assert (full.config.num_hidden_layers, shallow.config.num_hidden_layers) == (2, 1)
+    assert torch.equal(
+        full.bert.encoder.layer[0].output.dense.weight,
+        shallow.bert.encoder.layer[0].output.dense.weight,
+    )
+    # Trained and exported, it keeps its depth: the served graph runs one layer.
+    notes = [note.text for note in demo_notes(8, seed=1, prefix="shallow")]
+    documents = [Document(doc_id=str(i), text=text, labels=teacher.label(text))
+                 for i, text in enumerate(notes)]  # fmt: skip
+    settings = StudentSettings(backbone=str(tiny_backbone), max_length=32, stride=8, layers=1)
+    train_student(documents, tmp_path, "lexicon", student=settings,
+                  training=TrainingSettings(epochs=1))  # fmt: skip
+    assert (
+        json.loads((tmp_path / WEIGHTS_DIR / "config.json").read_text())["num_hidden_layers"] == 1
+    )
+    assert len(OnnxStudent(tmp_path).extract(notes[:2])) == 2
