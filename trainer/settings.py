@@ -52,6 +52,12 @@ class TrainingSettings(BaseSettings):
         description="Split DRUG labels at coordinations ('X and Y' -> X, Y), as the gold "
         "corpora label them; LLM teachers often merge them.",
     )
+    abbreviations_apart: bool = Field(
+        True,
+        description="Split labels that end in a bracketed abbreviation ('heart failure (HF)' "
+        "-> 'heart failure', 'HF'), as ADE Corpus and BC5CDR label them; LLM teachers often "
+        "merge them.",
+    )
     soft_targets: bool = Field(
         False,
         description="With several teachers: each word's target is the share of teachers that "

@@ -1,10 +1,12 @@
-"""Teacher labels brought to the gold corpora's guideline: one drug per mention."""
+"""Teacher labels brought to the gold corpora's guideline: one drug per mention, and a long
+form apart from its abbreviation."""
 
 from models.labels import EntityType
 from models.spans import AdePair, Annotations, Entity
 from trainer.corpora import Document
-from trainer.guideline import one_drug_per_mention
-from trainer.train import _one_drug_per_mention
+from trainer.guideline import abbreviations_apart, one_drug_per_mention
+from trainer.settings import TrainingSettings
+from trainer.train import _to_guideline
 
 
 def _mention(text: str, mention: str, entity_type: EntityType) -> Entity:
@@ -48,16 +50,48 @@ def test_lists_split_and_single_drug_names_stay_whole():
     ]  # fmt: skip
 
 
+def test_a_long_form_and_its_abbreviation_become_two_mentions_each_paired():
+    text = "Congestive heart failure (CHF) after 5-fluorouracil (5-FU); rash (mild); V(1)."
+    effect = _mention(text, "Congestive heart failure (CHF)", EntityType.ADE)
+    drug = _mention(text, "5-fluorouracil (5-FU)", EntityType.DRUG)
+    kept = [_mention(text, m, EntityType.SYMPTOM) for m in ("rash (mild)", "V(1)")]
+    labels = Annotations(
+        entities=[effect, drug, *kept], ade_pairs=[AdePair(drug=drug, effect=effect, confidence=1)]
+    )
+    found = abbreviations_apart(text, labels)
+    assert [(e.text, e.type) for e in found.entities] == [
+        ("Congestive heart failure", EntityType.ADE),
+        ("CHF", EntityType.ADE),
+        ("5-fluorouracil", EntityType.DRUG),
+        ("5-FU", EntityType.DRUG),
+        ("rash (mild)", EntityType.SYMPTOM),  # a word in brackets is no abbreviation
+        ("V(1)", EntityType.SYMPTOM),
+    ]
+    assert all(text[e.start : e.end] == e.text for e in found.entities)
+    assert [(p.drug.text, p.effect.text) for p in found.ade_pairs] == [
+        ("5-fluorouracil", "Congestive heart failure"),
+        ("5-fluorouracil", "CHF"),
+        ("5-FU", "Congestive heart failure"),
+        ("5-FU", "CHF"),
+    ]
+
+
 def test_training_documents_split_in_their_labels_and_every_reading():
-    text = "Rash on warfarin and aspirin."
+    text = "Heart failure (HF) on warfarin and aspirin."
     merged = Annotations(
-        entities=[_mention(text, "warfarin and aspirin", EntityType.DRUG)], ade_pairs=[]
+        entities=[
+            _mention(text, "Heart failure (HF)", EntityType.ADE),
+            _mention(text, "warfarin and aspirin", EntityType.DRUG),
+        ],
+        ade_pairs=[],
     )
     alone = Annotations(entities=[_mention(text, "warfarin", EntityType.DRUG)], ade_pairs=[])
     document = Document(doc_id="1", text=text, labels=merged, readings=[merged, alone])
-    split = _one_drug_per_mention(document)
-    assert [e.text for e in split.labels.entities] == ["warfarin", "aspirin"]
+    split = _to_guideline(document, TrainingSettings())
+    assert [e.text for e in split.labels.entities] == ["Heart failure", "HF", "warfarin", "aspirin"]
     assert [[e.text for e in r.entities] for r in split.readings] == [
-        ["warfarin", "aspirin"],
+        ["Heart failure", "HF", "warfarin", "aspirin"],
         ["warfarin"],
     ]
+    unchanged = TrainingSettings(one_drug_per_mention=False, abbreviations_apart=False)
+    assert _to_guideline(document, unchanged) == document
