@@ -257,6 +257,14 @@ def evaluate(
             "does (CLINSTREAM_INFERENCE_ADE_NEEDS_DRUG): a teacher scored like-for-like."
         ),
     ] = False,
+    abbreviations_apart: Annotated[
+        bool,
+        typer.Option(
+            help="Split a mention that ends in a bracketed abbreviation in two, as training "
+            "splits teacher labels (CLINSTREAM_TRAIN_ABBREVIATIONS_APART): a teacher scored "
+            "by the guideline its student learns."
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Entity P/R/F1 per type (strict and lenient) and ADE pair F1 against gold."""
@@ -289,6 +297,10 @@ def evaluate(
         from models.decoding import without_drugless_ade
 
         predicted = [without_drugless_ade(found) for found in predicted]
+    if abbreviations_apart:
+        from trainer.guideline import abbreviations_apart as apart
+
+        predicted = [apart(d.text, found) for d, found in zip(documents, predicted, strict=True)]
     if any(e.codes for d in documents for e in d.labels.entities):
         from models.codes import with_codes
 
