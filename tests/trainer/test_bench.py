@@ -159,6 +159,7 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
     assert on_gold["nearest drug"].f1 < 1.0
     assert "| ADE dev, relation sentences | learned, LLM-written | 1.000 | 1.000 | 1.000 |" in table
     assert "Training: at most 2 epochs, batch 8" in table
+    assert "teacher labels split (one drug per mention, abbreviations apart)" in table
     assert f"backbone {tiny_backbone}." in table
     # A student of several prompts trains as `clinstream train` given several --labels.
     weights = {run: json.loads((tmp_path / "work" / run / "config.json").read_text())

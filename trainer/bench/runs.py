@@ -49,12 +49,21 @@ def recipe(training: TrainingSettings, student: StudentSettings) -> str:
         if training.ade_needs_drug
         else "all ADE labels"
     )
+    guideline = [
+        rule
+        for rule, wanted in (
+            ("one drug per mention", training.one_drug_per_mention),
+            ("abbreviations apart", training.abbreviations_apart),
+        )
+        if wanted
+    ]
+    split = f"teacher labels split ({', '.join(guideline)})" if guideline else "labels as given"
     return (
         f"at most {training.epochs} epochs, batch {training.batch_size}, learning rate "
         f"{training.learning_rate}, {training.loss.replace('_', ' ')} on {targets}, class "
         f"weight power {training.class_weight_power}, {training.self_training_rounds} "
         f"self-training rounds, O-token keep {training.o_token_keep}, "
-        f"{training.label_error_folds} label-error folds, {ade}, sentence head {head}, "
+        f"{training.label_error_folds} label-error folds, {ade}, {split}, sentence head {head}, "
         f"backbone {backbone}"
     )
 
