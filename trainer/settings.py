@@ -56,7 +56,8 @@ class TrainingSettings(BaseSettings):
         True,
         description="Split labels that end in a bracketed abbreviation ('heart failure (HF)' "
         "-> 'heart failure', 'HF'), as ADE Corpus and BC5CDR label them; LLM teachers often "
-        "merge them.",
+        "merge them. ADE Corpus dev, the several-teacher student (stop 43): relation ADE +3.5, "
+        "alerts +4.0; PHEE's gold is mixed, and its LLM-written student lost 3.1 effect F1.",
     )
     soft_targets: bool = Field(
         False,
