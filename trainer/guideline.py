@@ -1,9 +1,10 @@
 """Teacher labels brought to the annotation guideline the student is scored against.
 
 An LLM often labels "pegylated interferon and ribavirin" as one drug, and "congestive heart
-failure (CHF)" as one mention; the gold corpora (PHEE, ADE Corpus, BC5CDR) label each drug on
-its own, and a long form and its abbreviation as two mentions. A student that learns the merged
-spans repeats them, and each one costs a false positive and two misses.
+failure (CHF)" as one mention; the gold corpora label each drug on its own (PHEE, ADE Corpus),
+and a long form and its abbreviation as two mentions (ADE Corpus, BC5CDR; PHEE does both). A
+student that learns the merged spans repeats them, and each costs a false positive and two
+misses.
 """
 
 import re
