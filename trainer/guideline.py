@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from models.labels import EntityType
 from models.spans import Annotations, Entity
+from trainer.corpora import Document
+from trainer.settings import TrainingSettings
 
 # ", " / ", and " / " and " / " or " / " plus " between two drugs.
 _COORDINATION = re.compile(r"\s*,\s+(?:(?:and|or)\s+)?|\s+(?:and|or|plus)\s+")
@@ -19,6 +21,7 @@ _COORDINATION = re.compile(r"\s*,\s+(?:(?:and|or)\s+)?|\s+(?:and|or|plus)\s+")
 _ABBREVIATION = re.compile(r"\s+\((?=[^\s()]*[A-Z])([^\s()]{2,10})\)$")
 
 Bounds = list[tuple[int, int]]
+Rule = Callable[[str, Annotations], Annotations]
 
 
 def one_drug_per_mention(text: str, labels: Annotations) -> Annotations:
@@ -29,6 +32,31 @@ def one_drug_per_mention(text: str, labels: Annotations) -> Annotations:
 def abbreviations_apart(text: str, labels: Annotations) -> Annotations:
     """'long form (LF)' split into 'long form' and 'LF', of any type; pairs follow each part."""
     return _split(text, labels, _abbreviation_bounds)
+
+
+def guideline_rules(training: TrainingSettings) -> dict[str, Rule]:
+    """The rules the settings ask for, by the names the bench's footer gives them."""
+    rules = {
+        "one drug per mention": (one_drug_per_mention, training.one_drug_per_mention),
+        "abbreviations apart": (abbreviations_apart, training.abbreviations_apart),
+    }
+    return {name: rule for name, (rule, wanted) in rules.items() if wanted}
+
+
+def to_guideline(document: Document, training: TrainingSettings) -> Document:
+    """The labels and each reading split where the gold corpora's guideline splits mentions
+    (gold labels already are: for them this changes nothing)."""
+    rules = guideline_rules(training).values()
+
+    def split(labels: Annotations) -> Annotations:
+        for rule in rules:
+            labels = rule(document.text, labels)
+        return labels
+
+    if document.labels is None or not rules:
+        return document
+    readings = document.readings and [split(reading) for reading in document.readings]
+    return document.model_copy(update={"labels": split(document.labels), "readings": readings})
 
 
 def _drug_bounds(mention: str, entity_type: EntityType) -> Bounds:

@@ -38,7 +38,7 @@ from models.spans import Annotations
 from models.windows import Windows, encode_windows, label_windows
 from trainer.corpora import Document
 from trainer.evaluate import MICRO, OUR_TYPES, evaluate
-from trainer.guideline import abbreviations_apart, one_drug_per_mention
+from trainer.guideline import to_guideline
 from trainer.sentence_gate import operating_point, sentence_loss, sentence_targets
 from trainer.settings import TrainingSettings
 from trainer.targets import (
@@ -98,8 +98,8 @@ def train_student(
     labelled = [doc for doc in train if doc.labels is not None]
     if not labelled:
         raise ValueError("no labelled documents to train on")
-    labelled = [_to_guideline(doc, training) for doc in labelled]
-    dev = dev and [_to_guideline(doc, training) for doc in dev]
+    labelled = [to_guideline(doc, training) for doc in labelled]
+    dev = dev and [to_guideline(doc, training) for doc in dev]
     started = time.perf_counter()
     fitted = fit_model(labelled, dev, dev_types, student, training)
     device = training_device()
@@ -341,29 +341,6 @@ def _save(
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output_dir / WEIGHTS_DIR)
     export_student(model, tokenizer, card, output_dir)
-
-
-def _to_guideline(document: Document, training: TrainingSettings) -> Document:
-    """The labels and each reading split where the gold corpora's guideline splits mentions
-    (gold labels already are: for them this changes nothing)."""
-    rules = [
-        rule
-        for rule, wanted in (
-            (one_drug_per_mention, training.one_drug_per_mention),
-            (abbreviations_apart, training.abbreviations_apart),
-        )
-        if wanted
-    ]
-
-    def split(labels: Annotations) -> Annotations:
-        for rule in rules:
-            labels = rule(document.text, labels)
-        return labels
-
-    if document.labels is None or not rules:
-        return document
-    readings = document.readings and [split(reading) for reading in document.readings]
-    return document.model_copy(update={"labels": split(document.labels), "readings": readings})
 
 
 def predict(

@@ -4,9 +4,8 @@ form apart from its abbreviation."""
 from models.labels import EntityType
 from models.spans import AdePair, Annotations, Entity
 from trainer.corpora import Document
-from trainer.guideline import abbreviations_apart, one_drug_per_mention
+from trainer.guideline import abbreviations_apart, one_drug_per_mention, to_guideline
 from trainer.settings import TrainingSettings
-from trainer.train import _to_guideline
 
 
 def _mention(text: str, mention: str, entity_type: EntityType) -> Entity:
@@ -87,11 +86,11 @@ def test_training_documents_split_in_their_labels_and_every_reading():
     )
     alone = Annotations(entities=[_mention(text, "warfarin", EntityType.DRUG)], ade_pairs=[])
     document = Document(doc_id="1", text=text, labels=merged, readings=[merged, alone])
-    split = _to_guideline(document, TrainingSettings())
+    split = to_guideline(document, TrainingSettings())
     assert [e.text for e in split.labels.entities] == ["Heart failure", "HF", "warfarin", "aspirin"]
     assert [[e.text for e in r.entities] for r in split.readings] == [
         ["Heart failure", "HF", "warfarin", "aspirin"],
         ["warfarin"],
     ]
     unchanged = TrainingSettings(one_drug_per_mention=False, abbreviations_apart=False)
-    assert _to_guideline(document, unchanged) == document
+    assert to_guideline(document, unchanged) == document

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from models.settings import DEFAULT_BACKBONE, StudentSettings
+from trainer.guideline import guideline_rules
 from trainer.settings import TrainingSettings
 from trainer.train import RunMetrics
 
@@ -49,14 +50,7 @@ def recipe(training: TrainingSettings, student: StudentSettings) -> str:
         if training.ade_needs_drug
         else "all ADE labels"
     )
-    guideline = [
-        rule
-        for rule, wanted in (
-            ("one drug per mention", training.one_drug_per_mention),
-            ("abbreviations apart", training.abbreviations_apart),
-        )
-        if wanted
-    ]
+    guideline = list(guideline_rules(training))
     split = f"teacher labels split ({', '.join(guideline)})" if guideline else "labels as given"
     return (
         f"at most {training.epochs} epochs, batch {training.batch_size}, learning rate "
