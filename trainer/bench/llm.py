@@ -14,7 +14,7 @@ from models.settings import InferenceSettings, StudentSettings
 from models.spans import Annotations
 from trainer.bench.runs import device_name, recipe, trained
 from trainer.corpora import CorpusFormat, Document, read_corpus
-from trainer.distil import distil_student, held_out, teachers_training
+from trainer.distil import distil_student, held_out, teachers_recipe
 from trainer.evaluate import SCORED_TYPES, Report, Score, evaluate
 from trainer.pairs import fit_pair_model, pairing_on_gold_mentions, repaired
 from trainer.sentence_gate import THRESHOLDS
@@ -157,7 +157,7 @@ def run_llm_teacher_benchmark(
     chosen = llm_teachers(ade / "train.jsonl")
     for name in teachers or list(chosen):
         settings = chosen[name]
-        training = teachers_training(len(settings.prompts))  # as `clinstream train`'s
+        several, training = teachers_recipe(len(settings.prompts))  # as `clinstream train`'s
         teacher = RecordedTeacher(settings, ade_needs_drug=training.ade_needs_drug)
         labels = teacher.label_batch([d.text for d in train])
         labelled = [
@@ -169,9 +169,11 @@ def run_llm_teacher_benchmark(
         metrics = trained(
             run,
             resume,
-            partial(distil_student, fit, run, teacher.version, dev=stop, training=training),
+            partial(distil_student, fit, run, teacher.version, dev=stop, student=several,
+                    training=training),
             training,
-        )
+            several,
+        )  # fmt: skip
         student = student_views(run, dev, views)
         gated = gate_curve(run, dev)
         results[name] = LlmTeacherRow(
@@ -332,12 +334,15 @@ def llm_table(summary: LlmSummary) -> str:
             lines.append(
                 f"| {corpus} | {method} | {score.p:.3f} | {score.r:.3f} | {score.f1:.3f} |"
             )
-    several = teachers_training(len(ADE_PROMPTS))
+    several_student, several = teachers_recipe(len(ADE_PROMPTS))
+    soup = several.soup_seeds and (
+        f", weights averaged over students of data-order seeds "
+        f"{[several.seed, *several.soup_seeds]}"
+    )
     lines += [
         "",
         f"Training: {recipe(summary.training, summary.student)}. Students of several prompts "
-        f"train as `clinstream train` given several --labels: the sentence head's loss weight "
-        f"{several.sentence_loss_weight}, weights averaged over students of data-order seeds "
-        f"{[several.seed, *several.soup_seeds]}.",
+        f"train as `clinstream train` given several --labels: "
+        f"{recipe(several, several_student)}{soup or ''}.",
     ]
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from models.backbones import SPLIT_PACKAGES
 from models.settings import DEFAULT_BACKBONE, StudentSettings
 from trainer.guideline import guideline_rules
 from trainer.settings import TrainingSettings
@@ -20,12 +21,14 @@ def trained(
     resume: bool,
     train: Callable[[], RunMetrics],
     training: TrainingSettings | None = None,
+    student: StudentSettings | None = None,
 ) -> RunMetrics:
-    """Train into `run` (with `training`, unset: the settings'); with `resume`, keep the student
-    an earlier bench finished there with the same settings, so a benchmark cut short (hours of
-    training on CPU) goes on from there."""
+    """Train into `run` (with `training` and `student`, unset: the settings'); with `resume`,
+    keep the student an earlier bench finished there with the same settings, so a benchmark cut
+    short (hours of training on CPU) goes on from there."""
     training = training or TrainingSettings()
-    settings = {"student": StudentSettings().model_dump(mode="json"),
+    student = student or StudentSettings()
+    settings = {"student": student.model_dump(mode="json"),
                 "training": training.model_dump(mode="json")}  # fmt: skip
     finished = run / FINISHED_FILE
     if resume and finished.exists():
@@ -41,8 +44,12 @@ def trained(
 
 def recipe(training: TrainingSettings, student: StudentSettings) -> str:
     """The training settings and backbone a table's figures depend on, for its footer."""
-    default = student.backbone == DEFAULT_BACKBONE
-    backbone = "MiniLM-L6 (the default)" if default else student.backbone
+    if student.backbone == DEFAULT_BACKBONE:
+        backbone = "MiniLM-L6 (the default)"
+    elif Path(student.backbone).name in SPLIT_PACKAGES:  # a packaged one, joined in the cache
+        backbone = Path(student.backbone).name
+    else:
+        backbone = student.backbone
     targets = "soft targets" if training.soft_targets else "hard targets"
     head = f"on (loss weight {training.sentence_loss_weight})" if training.sentence_head else "off"
     ade = (

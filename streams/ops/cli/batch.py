@@ -62,13 +62,13 @@ def train(
 ) -> None:
     """Train a student from teacher labels or gold; writes weights, tokenizer, ONNX, metrics."""
     from trainer.batch import read_documents, read_votes
-    from trainer.distil import distil_student, held_out, teachers_training
+    from trainer.distil import distil_student, held_out, teachers_recipe
     from trainer.evaluate import OUR_TYPES, SCORED_TYPES
     from trainer.train import train_student
 
     if (not labels) == (gold is None):
         raise typer.BadParameter("give --labels (one or more) or --gold")
-    training = teachers_training(len(labels or []))
+    student, training = teachers_recipe(len(labels or []))
     documents = (
         read_votes(labels, min_votes, training.ade_needs_drug)
         if labels
@@ -84,9 +84,8 @@ def train(
     if labels and dev is None:
         documents, dev_documents = held_out(documents, training.seed)
     fit = distil_student if labels else train_student
-    metrics = fit(
-        documents, output, source, dev=dev_documents, dev_types=dev_types, training=training
-    )
+    metrics = fit(documents, output, source, dev=dev_documents, dev_types=dev_types,
+                  student=student, training=training)  # fmt: skip
     console.print(
         f"trained on {metrics.train_documents} documents ({metrics.train_windows} windows) in "
         f"{metrics.train_seconds:.0f}s on {metrics.device}; best epoch {metrics.best_epoch}; "
