@@ -33,7 +33,7 @@ def held_out(documents: list[Document], seed: int) -> tuple[list[Document], list
 def teachers_recipe(teachers: int) -> tuple[StudentSettings, TrainingSettings]:
     """The student and training settings for a student of `teachers` teachers' labels; what
     the environment names wins. From several, the recipe that distilled best (ADE Corpus dev,
-    README "The several-teacher default"): MPNet, 3 epochs at learning rate 5e-5, the sentence
+    README "A larger encoder: MPNet"): MPNet, 3 epochs at learning rate 5e-5, the sentence
     head's loss at 0.3; with another backbone named, stop 43's MiniLM recipe (the head at 0.3, a
     soup of two students of data-order seeds 13 and 5). One teacher keeps MiniLM, 1.0 and one
     student: at 0.3 the demo's student marked twice the entities its lexicon teacher does on

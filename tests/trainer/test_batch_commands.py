@@ -113,7 +113,7 @@ def test_batch_commands_end_to_end(tmp_path, notes_file, tiny_backbone, monkeypa
 
 
 def test_several_teachers_train_mpnet_joined_from_its_installed_pieces(tmp_path, monkeypatch):
-    """The several-teacher default (README "The several-teacher default"): MPNet, 3 epochs at
+    """The several-teacher default (README "A larger encoder: MPNet"): MPNet, 3 epochs at
     5e-5; one teacher keeps MiniLM. The real pieces are joined once into the cache."""
     monkeypatch.delenv("CLINSTREAM_STUDENT_BACKBONE", raising=False)
     monkeypatch.setenv("CLINSTREAM_CODES_CACHE_DIR", str(tmp_path))
