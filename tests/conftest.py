@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel
+from transformers import AutoTokenizer, BertConfig, BertModel, MPNetConfig, MPNetModel
 
 from models.card import StudentCard
 from models.export import export_student
@@ -39,23 +39,37 @@ def teacher() -> LexiconTeacher:
     return LexiconTeacher()
 
 
-@pytest.fixture(scope="session")
-def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("tiny-backbone")
+def _tiny_encoder(directory: Path, config_class, model_class, **config) -> Path:
+    """A 2-layer, 64-wide encoder of `model_class` with the MiniLM (WordPiece) tokenizer."""
     tokenizer = AutoTokenizer.from_pretrained(DEFAULT_BACKBONE)
-    config = BertConfig(
+    shape = config_class(
         vocab_size=tokenizer.vocab_size,
         hidden_size=64,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=128,
+        **config,
     )
     # Seeded: an unseeded start made a different tiny student, finding different things, on
     # each run.
     torch.manual_seed(TINY_TRAINING.seed)
-    BertModel(config).save_pretrained(directory)
+    model_class(shape).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_encoder(tmp_path_factory.mktemp("tiny-backbone"), BertConfig, BertModel)
+
+
+@pytest.fixture(scope="session")
+def tiny_mpnet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MPNet, as the several-teacher student's backbone is (relative position buckets, no
+    token types)."""
+    folder = tmp_path_factory.mktemp("tiny-mpnet")
+    # MPNet's own vocabulary pads with 1; the WordPiece one here with [PAD], 0.
+    return _tiny_encoder(folder, MPNetConfig, MPNetModel, pad_token_id=0)
 
 
 @pytest.fixture(scope="session")

@@ -3,37 +3,15 @@
 import zipfile
 
 import pytest
-import torch
-from transformers import AutoTokenizer, MPNetConfig, MPNetModel
 
 from models.backbones import SPLIT_PACKAGES, join_pieces
 from models.network import build_student
 from models.onnx_student import OnnxStudent
-from models.settings import DEFAULT_BACKBONE, StudentSettings
+from models.settings import StudentSettings
 from streams.ops.demo_corpus import demo_notes
 from trainer.corpora import Document
 from trainer.settings import TrainingSettings
 from trainer.train import train_student
-
-
-@pytest.fixture(scope="module")
-def tiny_mpnet(tmp_path_factory: pytest.TempPathFactory):
-    """A 2-layer MPNet encoder (relative position buckets, no token types) with a WordPiece
-    vocabulary, as the packaged all-mpnet-base-v2 is laid out."""
-    directory = tmp_path_factory.mktemp("tiny-mpnet")
-    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_BACKBONE)
-    config = MPNetConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(13)
-    MPNetModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
 
 
 def test_pieces_are_joined_into_a_folder_with_the_model_at_its_top(tiny_mpnet, tmp_path):
