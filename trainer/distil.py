@@ -45,7 +45,7 @@ def teachers_recipe(teachers: int) -> tuple[StudentSettings, TrainingSettings]:
     if "backbone" in student.model_fields_set:
         chosen["soup_seeds"] = [5]
     else:
-        student = student.model_copy(update={"backbone": StudentSettings(backbone=MPNET).backbone})
+        student = StudentSettings(backbone=MPNET)
         chosen |= {"epochs": 3, "learning_rate": 5e-5}
     return student, training.model_copy(
         update={k: v for k, v in chosen.items() if k not in training.model_fields_set}

@@ -157,7 +157,7 @@ def run_llm_teacher_benchmark(
     chosen = llm_teachers(ade / "train.jsonl")
     for name in teachers or list(chosen):
         settings = chosen[name]
-        several, training = teachers_recipe(len(settings.prompts))  # as `clinstream train`'s
+        recipe_student, training = teachers_recipe(len(settings.prompts))  # as `clinstream train`'s
         teacher = RecordedTeacher(settings, ade_needs_drug=training.ade_needs_drug)
         labels = teacher.label_batch([d.text for d in train])
         labelled = [
@@ -169,10 +169,10 @@ def run_llm_teacher_benchmark(
         metrics = trained(
             run,
             resume,
-            partial(distil_student, fit, run, teacher.version, dev=stop, student=several,
-                    training=training),
+            partial(distil_student, fit, run, teacher.version, dev=stop,
+                    student=recipe_student, training=training),
             training,
-            several,
+            recipe_student,
         )  # fmt: skip
         student = student_views(run, dev, views)
         gated = gate_curve(run, dev)
@@ -335,14 +335,12 @@ def llm_table(summary: LlmSummary) -> str:
                 f"| {corpus} | {method} | {score.p:.3f} | {score.r:.3f} | {score.f1:.3f} |"
             )
     several_student, several = teachers_recipe(len(ADE_PROMPTS))
-    soup = several.soup_seeds and (
-        f", weights averaged over students of data-order seeds "
-        f"{[several.seed, *several.soup_seeds]}"
-    )
+    seeds = [several.seed, *several.soup_seeds]
+    soup = f", weights averaged over students of data-order seeds {seeds}" if len(seeds) > 1 else ""
     lines += [
         "",
         f"Training: {recipe(summary.training, summary.student)}. Students of several prompts "
         f"train as `clinstream train` given several --labels: "
-        f"{recipe(several, several_student)}{soup or ''}.",
+        f"{recipe(several, several_student)}{soup}.",
     ]
     return "\n".join(lines) + "\n"
