@@ -7,7 +7,7 @@ import pytest
 from models.backbones import SPLIT_PACKAGES, join_pieces
 from models.network import build_student
 from models.onnx_student import OnnxStudent
-from models.settings import StudentSettings
+from models.settings import DEFAULT_BACKBONE, StudentSettings
 from streams.ops.demo_corpus import demo_notes
 from trainer.corpora import Document
 from trainer.settings import TrainingSettings
@@ -35,6 +35,10 @@ def test_pieces_are_joined_into_a_folder_with_the_model_at_its_top(tiny_mpnet, t
     with pytest.raises(zipfile.BadZipFile):  # a piece missing fails loudly, writes nothing
         join_pieces(pieces[:2], tmp_path / "cache" / "backbones" / "broken")
     assert not (tmp_path / "cache" / "backbones" / "broken").exists()
+
+
+def test_the_bundled_minilm_answers_to_its_name():
+    assert StudentSettings(backbone="all-minilm-l6-v2").backbone == DEFAULT_BACKBONE
 
 
 def test_a_packaged_name_whose_pieces_are_not_installed_says_what_to_install(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from models.settings import DEFAULT_BACKBONE
 from streams.ops.cli import app
 from streams.ops.demo_corpus import demo_notes
 from streams.repository import ModelRepository
+from trainer.bench.runs import recipe
 from trainer.distil import teachers_recipe
 from trainer.teachers.lexicon import LexiconTeacher
 
@@ -123,6 +124,7 @@ def test_several_teachers_train_mpnet_joined_from_its_installed_pieces(tmp_path,
     assert (training.epochs, training.learning_rate, training.sentence_loss_weight,
             training.soup_seeds) == (3, 5e-5, 0.3, [])  # fmt: skip
     assert teachers_recipe(3)[0].backbone == student.backbone  # joined once, then found
+    assert recipe(training, student).endswith("backbone all-mpnet-base-v2")  # the bench's footer
     assert teachers_recipe(1)[0].backbone == DEFAULT_BACKBONE
 
 
