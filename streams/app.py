@@ -66,7 +66,7 @@ signal_settings = SignalSettings()
 
 app = faust.App(
     worker.app_id,
-    broker=f"kafka://{kafka.bootstrap}",
+    broker=f"clinstream://{kafka.bootstrap}",  # Faust's Kafka transport: streams.transport
     broker_credentials=kafka.faust_credentials(),
     processing_guarantee=kafka.processing_guarantee,
     topic_partitions=kafka.partitions,

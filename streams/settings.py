@@ -43,6 +43,12 @@ class KafkaSettings(BaseSettings):
     drift_topic: str = "clinical.drift"
     decisions_topic: str = "clinical.model.decisions"
     partitions: int = Field(4, ge=1, description="Partitions of topics clinstream creates.")
+    # Kafka's own default. Kafka answers a fetch once a record is there; Tansu waits out much of
+    # this (streams.transport): 100 ms cut latency a little more but cost the idle broker 5% of a
+    # core (2.2% at 500, 0.7% at Faust's 1,500; stop 47).
+    fetch_max_wait_ms: int = Field(
+        500, ge=0, description="Longest a consumer's fetch waits for records (Faust fixes 1,500)."
+    )
     # Tansu (the embedded broker) has no idempotent or transactional producer; use
     # exactly_once only on a Kafka that supports it.
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"

@@ -108,7 +108,11 @@ def producer(kafka: KafkaSettings, **options: Any) -> AIOKafkaProducer:
 
 def consumer(kafka: KafkaSettings, *topics: str, **options: Any) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        *topics, bootstrap_servers=kafka.bootstrap, **kafka.client_options(), **options
+        *topics,
+        bootstrap_servers=kafka.bootstrap,
+        fetch_max_wait_ms=kafka.fetch_max_wait_ms,
+        **kafka.client_options(),
+        **options,
     )
 
 
