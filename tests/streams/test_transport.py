@@ -7,6 +7,7 @@ from streams.transport import Transport
 
 
 async def test_the_worker_fetches_with_the_configured_wait(monkeypatch) -> None:
+    # Imported here, not at the top: the worker module builds its app and stores on import.
     from streams.app import app as worker_app
 
     assert isinstance(worker_app.transport, Transport)
