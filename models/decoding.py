@@ -180,13 +180,7 @@ def labelled_entities(
         if current is not None:
             entity_type, start, end, scores = current
             entities.append(
-                Entity(
-                    type=entity_type,
-                    start=start,
-                    end=end,
-                    text=text[start:end],
-                    confidence=round(sum(scores) / len(scores), 4),
-                )
+                Entity.in_note(text, start, end, entity_type, round(sum(scores) / len(scores), 4))
             )
 
     scores = probabilities[np.arange(len(path)), path].tolist()

@@ -44,6 +44,27 @@ class Entity(BaseModel):
         description="Concepts the mention names (DrugBank, HPO, UMLS); empty when unmatched.",
     )
 
+    @classmethod
+    def in_note(
+        cls,
+        text: str,
+        start: int,
+        end: int,
+        entity_type: EntityType,
+        confidence: float = 1.0,
+        **fields: object,
+    ) -> "Entity":
+        """The mention at [start, end) of `text`, its text cut from the note so that the two
+        can never disagree."""
+        return cls(
+            type=entity_type,
+            start=start,
+            end=end,
+            text=text[start:end],
+            confidence=confidence,
+            **fields,
+        )
+
     @property
     def asserted(self) -> bool:
         """Said to have happened to the patient: not negated, possible, hypothetical or

@@ -29,7 +29,6 @@ def _kept(text: str, votes: Counter, min_votes: int, readers: int) -> list[Entit
         key=lambda span: (-votes[span], span[0] - span[1], span[0]),
     )
     return [
-        Entity(type=t, start=s, end=e, text=text[s:e],
-               confidence=round(votes[(s, e, t)] / readers, 4))
+        Entity.in_note(text, s, e, t, round(votes[(s, e, t)] / readers, 4))
         for s, e, t in sorted(non_overlapping(ranked))
     ]  # fmt: skip

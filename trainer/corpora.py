@@ -84,19 +84,6 @@ def read_corpus(path: Path, corpus_format: CorpusFormat) -> list[Document]:
     return list(readers[corpus_format](path))
 
 
-def _entity(
-    text: str, start: int, end: int, entity_type: EntityType, codes: list[Code] | None = None
-) -> Entity:
-    return Entity(
-        type=entity_type,
-        start=start,
-        end=end,
-        text=text[start:end],
-        confidence=1.0,
-        codes=codes or [],
-    )
-
-
 def _annotations(entities: list[Entity], pairs: list[AdePair]) -> Annotations:
     """Sorted, with duplicate mentions (same span and type) kept once."""
     unique = {(e.start, e.end, e.type): e for e in entities}
@@ -146,7 +133,7 @@ def read_phee(path: Path) -> Iterator[Document]:
             for annotation in record["annotations"]:
                 for event in annotation["events"]:
                     drugs = _phee_spans(text, event.get("Treatment", {}).get("Drug"))
-                    drug_entities = [_entity(text, s, e, EntityType.DRUG) for s, e in drugs]
+                    drug_entities = [Entity.in_note(text, s, e, EntityType.DRUG) for s, e in drugs]
                     entities += drug_entities
                     if event["event_type"] != "Adverse_event":
                         continue
@@ -154,7 +141,7 @@ def read_phee(path: Path) -> Iterator[Document]:
                     stated = {"possible": _phee_flag(event, "Speculated"),
                               "negated": _phee_flag(event, "Negated")}  # fmt: skip
                     for start, end in _phee_spans(text, event.get("Effect")):
-                        effect = _entity(text, start, end, EntityType.ADE).model_copy(update=stated)
+                        effect = Entity.in_note(text, start, end, EntityType.ADE, **stated)
                         entities.append(effect)
                         pairs += [AdePair(drug=d, effect=effect, confidence=1.0)
                                   for d in drug_entities]  # fmt: skip
@@ -163,7 +150,7 @@ def read_phee(path: Path) -> Iterator[Document]:
 
 def span_entity(text: str, span: dict) -> Entity:
     """An `ade_llm` span, `{"start", "end", "type"}`, as an entity (gold and LLM answers alike)."""
-    return _entity(text, span["start"], span["end"], EntityType(span["type"]))
+    return Entity.in_note(text, span["start"], span["end"], EntityType(span["type"]))
 
 
 def read_ade_llm(path: Path) -> Iterator[Document]:
@@ -177,8 +164,9 @@ def read_ade_llm(path: Path) -> Iterator[Document]:
             if gold is not None:
                 entities = [span_entity(text, span) for span in gold["entities"]]
                 pairs = [
-                    AdePair(drug=_entity(text, *pair["drug"], EntityType.DRUG),
-                            effect=_entity(text, *pair["effect"], EntityType.ADE), confidence=1.0)
+                    AdePair(drug=Entity.in_note(text, *pair["drug"], EntityType.DRUG),
+                            effect=Entity.in_note(text, *pair["effect"], EntityType.ADE),
+                            confidence=1.0)
                     for pair in gold["ade_pairs"]
                 ]  # fmt: skip
                 labels = _annotations(entities, pairs)
@@ -220,7 +208,7 @@ def read_bc5cdr(path: Path) -> Iterator[Document]:
                     mentions.append((int(fields[1]), int(fields[2]), fields[4], codes))
         text = f"{title} {abstract}"
         entities = [
-            _entity(text, start, end, BC5CDR_TYPES[kind], codes)
+            Entity.in_note(text, start, end, BC5CDR_TYPES[kind], codes=codes)
             for start, end, kind, codes in mentions
             if kind in BC5CDR_TYPES
         ]
@@ -242,7 +230,7 @@ def read_brat(path: Path, types: dict[str, EntityType] = BRAT_TYPES) -> Iterator
                 pieces = [tuple(map(int, p.split())) for p in offsets.split(";")]
                 if kind in types:
                     start, end = pieces[0][0], pieces[-1][1]
-                    by_id[mention_id] = _entity(text, start, end, types[kind])
+                    by_id[mention_id] = Entity.in_note(text, start, end, types[kind])
         for line in lines:
             if line.startswith("R"):
                 _, body = line.split("\t", 1)[:2]

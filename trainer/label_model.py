@@ -62,7 +62,7 @@ class LabelModel(BaseModel):
             key=lambda span: (-scores[span], span[0] - span[1], span[0]),
         )
         return annotate(text, [
-            Entity(type=t, start=s, end=e, text=text[s:e], confidence=round(scores[(s, e, t)], 4))
+            Entity.in_note(text, s, e, t, round(scores[(s, e, t)], 4))
             for s, e, t in sorted(non_overlapping(ranked))
         ])  # fmt: skip
 

@@ -91,15 +91,7 @@ class LexiconTeacher:
                 entity_type = lexicon.get(phrase)
                 if entity_type is not None:
                     start, end = words[i][0], words[i + n - 1][1]
-                    entities.append(
-                        Entity(
-                            type=entity_type,
-                            start=start,
-                            end=end,
-                            text=text[start:end],
-                            confidence=1.0,
-                        )
-                    )
+                    entities.append(Entity.in_note(text, start, end, entity_type))
                     i += n
                     break
             else:

@@ -279,10 +279,7 @@ def align(text: str, answer: LlmAnswer) -> Annotations:
     taken = non_overlapping(candidates)
     entities = mark_context(
         text,
-        [
-            Entity(type=t, start=s, end=e, text=text[s:e], confidence=1.0)
-            for s, e, t in sorted(taken)
-        ],
+        [Entity.in_note(text, s, e, t) for s, e, t in sorted(taken)],
     )
     return Annotations(entities=entities, ade_pairs=_pairs(text, entities, answer.ade_pairs))
 
