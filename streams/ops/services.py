@@ -58,6 +58,22 @@ def require_free_port(host: str, port: int, setting: str) -> None:
         raise ServiceError(f"port {port} on {host} is in use; choose another with {setting}")
 
 
+def start_logged(command: list[str], log_file: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A child process in a session of its own (Ctrl-C reaches us, and we stop children in
+    order), writing to a log file private to its user, as all it writes is: it may hold PHI."""
+    log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log_handle:
+        return subprocess.Popen(
+            command,
+            stdout=log_handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            umask=0o077,
+        )
+
+
 class Service:
     """A child process with a log file and a readiness check."""
 
@@ -77,17 +93,7 @@ class Service:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout_s: float) -> None:
-        self.log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        log_fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(log_fd, "ab") as log_handle:
-            self.process = subprocess.Popen(
-                self.command,
-                stdout=log_handle,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,  # Ctrl-C reaches us, and we stop children in order
-                umask=0o077,  # what a service writes may hold PHI: private to its user
-            )
+        self.process = start_logged(self.command, self.log_file, self.env)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -37,6 +37,11 @@ def _lexicon() -> dict[str, EntityType]:
     return derived("lexicon-phrases", _phrases)
 
 
+def load() -> None:
+    """Build the phrases now where this installation has not yet (`clinstream derive`)."""
+    _lexicon()
+
+
 def _phrases() -> dict[str, EntityType]:
     """Phrase (normalised) -> type, from the packaged dictionaries."""
     # Some 600 MiB once imported: only to build the phrases (models/derived.py).

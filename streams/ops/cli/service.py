@@ -1,5 +1,5 @@
-"""Commands that run or steer the service: demo, up, worker, schemas, retrain, rollback, purge,
-signals."""
+"""Commands that run or steer the service: demo, up, worker, derive, schemas, retrain, rollback,
+purge, signals."""
 
 import signal
 from enum import StrEnum
@@ -63,6 +63,18 @@ def worker() -> None:
     from streams.app import run_worker
 
     run_worker()
+
+
+@commands.command()
+def derive() -> None:
+    """Build the code indexes and the lexicon teacher's phrases into CLINSTREAM_CODES_CACHE_DIR
+    where this installation has not yet (the image does at build, `up` before the worker starts),
+    so that no worker imports the lexicon packages."""
+    from models import codes
+    from trainer.teachers import lexicon
+
+    codes.load()
+    lexicon.load()
 
 
 @commands.command()

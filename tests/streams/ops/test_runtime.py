@@ -13,7 +13,7 @@ from tritonclient.grpc import model_config_pb2
 
 from models.onnx_student import session_options, thread_layout
 from models.settings import InferenceSettings
-from streams.ops.runtime import broker_service, triton_service
+from streams.ops.runtime import broker_service, start_deriving, triton_service, wait_derived
 from streams.ops.services import ServiceError, as_env, free_port
 from streams.ops.throughput import process_tree
 from streams.repository import ADMIN_HEADER, ModelRepository, admin_key
@@ -69,6 +69,22 @@ def test_up_serves_until_sigterm_then_stops_its_children(tmp_path):
     assert up.wait(30) == 0
     assert not connectable(port)
     assert (tmp_path / "logs" / "broker.log").read_text().count("listening on") == 1
+
+
+def test_what_the_worker_loads_is_derived_before_it_starts_and_a_failure_names_its_log(
+    tmp_path, monkeypatch
+):
+    """A worker that found them unbuilt (after an install or an upgrade) imported the lexicon
+    packages to build them: 1,282 MiB at its peak instead of about 615."""
+    runtime = RuntimeSettings(data_dir=tmp_path / "data")
+    monkeypatch.setenv("CLINSTREAM_CODES_CACHE_DIR", str(tmp_path / "cache"))
+    wait_derived(start_deriving(runtime), runtime)
+    built = sorted(path.name.rsplit("-", 1)[0] for path in (tmp_path / "cache").iterdir())
+    assert built == ["drug-codes", "lexicon-phrases", "phenotype-codes"]
+
+    monkeypatch.setenv("CLINSTREAM_CODES_CACHE_DIR", str(tmp_path / "data" / "logs" / "derive.log"))
+    with pytest.raises(ServiceError, match=r"derive exited with code 1; see .*derive\.log"):
+        wait_derived(start_deriving(runtime), runtime)
 
 
 def test_child_processes_get_secrets_in_clear_and_no_unset_values():
