@@ -87,6 +87,11 @@ def test_what_the_worker_loads_is_derived_before_it_starts_and_a_failure_names_i
         wait_derived(start_deriving(runtime), runtime)
 
 
+def test_the_runtime_derived_them_before_starting_its_worker(runtime):
+    assert (runtime.runtime.log_dir / "derive.log").is_file()
+    assert "worker" in [service.name for service in runtime.services]
+
+
 def test_child_processes_get_secrets_in_clear_and_no_unset_values():
     kafka = KafkaSettings(security_protocol="SASL_SSL", sasl_username="u", sasl_password="pw")
     env = as_env(kafka)
